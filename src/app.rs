@@ -1,0 +1,339 @@
+//! The one place the stages are called in order: load the pipeline, ingest, validate,
+//! (compute, render,) publish. Each command returns `Ok` or a `Failure` carrying its exit code.
+
+use crate::canonical::Table;
+use crate::cli::{CheckArgs, Cli, Command, RunArgs, SampleArgs};
+use crate::ingest::{self, IngestError};
+use crate::pipeline::{self, LoadError, Plan};
+use crate::publish::{self, Manifest, Staging, manifest::Timing};
+use crate::validate::{self, Quality, Validated};
+use polars::prelude::*;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Exit codes.
+pub const EXIT_DATA: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_INTERNAL: u8 = 3;
+
+/// A command that did not succeed: the error chain, a hint, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code,
+            error: error.into(),
+            hint: None,
+        }
+    }
+    fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Failure::new(EXIT_INTERNAL, error)
+    }
+    fn hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
+}
+
+impl From<LoadError> for Failure {
+    fn from(e: LoadError) -> Self {
+        Failure::new(EXIT_USAGE, e)
+    }
+}
+
+impl From<IngestError> for Failure {
+    fn from(e: IngestError) -> Self {
+        let code = if e.is_definition_problem() {
+            EXIT_USAGE
+        } else {
+            EXIT_DATA
+        };
+        let hint = e.hint();
+        Failure::new(code, e).hint(hint)
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run(args) => run_pipeline(&args).map(|_| ()),
+        Command::Check(args) => check(&args),
+        Command::Sample(args) => sample(&args),
+    }
+}
+
+/// What a successful run published.
+#[derive(Debug)]
+pub struct Published {
+    pub dir: PathBuf,
+    pub quality: Quality,
+}
+
+/// `equity-gap run`: the whole pipeline.
+pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
+    let started = chrono::Utc::now();
+    let mut timings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |stage: &'static str, timings: &mut Vec<Timing>| {
+        timings.push(Timing {
+            stage,
+            ms: clock.elapsed().as_millis(),
+        });
+        clock = Instant::now();
+    };
+
+    let plan = pipeline::load(&args.pipeline)?;
+    lap("load", &mut timings);
+    eprintln!(
+        "equity-gap {}: running pipeline `{}` from `{}`",
+        env!("CARGO_PKG_VERSION"),
+        plan.name,
+        args.pipeline.display()
+    );
+
+    let raw = ingest::ingest(&plan)?;
+    for t in &raw {
+        for f in &t.files {
+            eprintln!(
+                "  read     {:<17} {:>10} rows  `{}`",
+                f.table,
+                thousands(f.rows),
+                f.path.display()
+            );
+        }
+    }
+    let inputs: Vec<ingest::FileRead> = raw.iter().flat_map(|t| t.files.clone()).collect();
+    lap("ingest", &mut timings);
+
+    let validated = validate::validate(raw, &plan).map_err(Failure::internal)?;
+    lap("validate", &mut timings);
+    print_quality(&validated.quality);
+    check_reject_share(&plan, &validated.quality)?;
+
+    let selected = select_schools(&plan, &validated, args.schools.as_deref())?;
+
+    let out = args
+        .out
+        .clone()
+        .or_else(|| plan.outputs.dir.clone())
+        .unwrap_or_else(|| PathBuf::from("reports"));
+    publish::clean_up_on_interrupt();
+    let mut staging = Staging::begin(&out, &plan.name, started).map_err(|e| {
+        Failure::internal(anyhow::Error::new(e).context(format!(
+            "cannot create the run folder under `{}`",
+            out.display()
+        )))
+    })?;
+    write_tables(&mut staging, &plan, selected, &validated).map_err(Failure::internal)?;
+    if let Ok(ms) = std::env::var("EQUITY_GAP_TEST_PAUSE_BEFORE_COMMIT_MS") {
+        // Lets the test suite interrupt a run while its staging folder is full.
+        std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
+    }
+    lap("publish", &mut timings);
+
+    let manifest = Manifest {
+        tool: "equity-gap",
+        version: env!("CARGO_PKG_VERSION"),
+        run_id: staging.run_id(),
+        pipeline: publish::manifest::PipelineRef::of(&plan),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        inputs: &inputs,
+        rows: &validated.quality,
+        outputs: staging.written(),
+        timings_ms: timings,
+        config: &plan,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(Failure::internal)?;
+    staging
+        .bytes("manifest.json", &json)
+        .map_err(Failure::internal)?;
+    let n_files = staging.written().len();
+    let total: u64 = staging.written().iter().map(|w| w.bytes).sum();
+    let dir = staging.commit().map_err(|e| {
+        Failure::internal(anyhow::Error::new(e).context("cannot move the finished run into place"))
+    })?;
+    eprintln!(
+        "published `{}` ({} files, {}) in {:.1} s",
+        dir.display(),
+        n_files,
+        human_bytes(total),
+        (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0
+    );
+    println!("{}", dir.display());
+    Ok(Published {
+        dir,
+        quality: validated.quality,
+    })
+}
+
+/// The school filter of `--schools`, checked against the accepted schools.
+fn select_schools(
+    _plan: &Plan,
+    validated: &Validated,
+    schools: Option<&[String]>,
+) -> Result<Option<Vec<String>>, Failure> {
+    let Some(wanted) = schools else {
+        return Ok(None);
+    };
+    let known: Vec<String> = validated
+        .table(Table::Schools)
+        .and_then(|s| s.column("school_id").ok())
+        .and_then(|c| c.str().ok().cloned())
+        .map(|c| c.into_iter().flatten().map(str::to_string).collect())
+        .unwrap_or_default();
+    let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+    for w in wanted {
+        if !known.contains(w) {
+            let hint = pipeline::problems::did_you_mean(w, &refs)
+                .map(|g| format!("did you mean `{g}`?"));
+            return Err(Failure::new(
+                EXIT_USAGE,
+                anyhow::anyhow!("`--schools`: no school `{w}` in the schools extract"),
+            )
+            .hint(hint));
+        }
+    }
+    Ok(Some(wanted.to_vec()))
+}
+
+fn write_tables(
+    staging: &mut Staging,
+    plan: &Plan,
+    schools: Option<Vec<String>>,
+    validated: &Validated,
+) -> anyhow::Result<()> {
+    for (table, df) in &validated.tables {
+        let mut df = match (&schools, table.column("school_id")) {
+            (Some(ids), Some(_)) => {
+                let ids = Series::new("ids".into(), ids.clone());
+                df.clone()
+                    .lazy()
+                    .filter(col("school_id").is_in(lit(ids).implode(), false))
+                    .collect()?
+            }
+            _ => df.clone(),
+        };
+        staging.parquet(&format!("tables/{}.parquet", table.name()), &mut df)?;
+    }
+    let mut q = validated.quarantine.clone();
+    staging.parquet("quarantine.parquet", &mut q)?;
+    if plan.outputs.quarantine_csv {
+        staging.csv("quarantine.csv", &mut q)?;
+    }
+    Ok(())
+}
+
+fn check_reject_share(plan: &Plan, quality: &Quality) -> Result<(), Failure> {
+    let max = plan.validation.max_reject_pct;
+    let over: Vec<String> = quality
+        .tables
+        .iter()
+        .filter(|t| t.quarantined_pct() > max)
+        .map(|t| format!("{} ({:.1}%)", t.table, t.quarantined_pct()))
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        EXIT_DATA,
+        anyhow::anyhow!(
+            "more than {max}% of rows were quarantined in {}; nothing was published",
+            over.join(", ")
+        ),
+    )
+    .hint(Some(format!(
+        "the reasons are listed above; fix the extract or the codebook in `{}`, or raise `validation.max_reject_pct`",
+        plan.source.display()
+    ))))
+}
+
+fn print_quality(q: &Quality) {
+    eprintln!(
+        "\n  {:<17} {:>10} {:>10} {:>11}  reasons",
+        "table", "read", "accepted", "quarantined"
+    );
+    for t in &q.tables {
+        let reasons: Vec<String> = validate::Reason::ALL
+            .iter()
+            .filter_map(|r| {
+                t.by_reason
+                    .get(r.code())
+                    .map(|n| format!("{} {}", r.code(), thousands(*n)))
+            })
+            .collect();
+        eprintln!(
+            "  {:<17} {:>10} {:>10} {:>11}  {}",
+            t.table,
+            thousands(t.read),
+            thousands(t.accepted),
+            thousands(t.quarantined),
+            reasons.join(", ")
+        );
+    }
+    if q.students_without_demographics > 0 {
+        eprintln!(
+            "  warning: {} students have scores but no students row for that year ({} scores); they count in `all` only",
+            thousands(q.students_without_demographics),
+            thousands(q.scores_without_demographics)
+        );
+    }
+    eprintln!();
+}
+
+/// `equity-gap check`: the definition, and that every input can be read with its columns.
+fn check(args: &CheckArgs) -> Result<(), Failure> {
+    let plan = pipeline::load(&args.pipeline)?;
+    let files = ingest::check_inputs(&plan)?;
+    let rows: usize = files.iter().map(|f| f.rows).sum();
+    println!(
+        "ok: pipeline `{}` ({} windows, {} assessments, {} groups, {} gap pairs); {} input files, {} rows",
+        plan.name,
+        plan.windows.len(),
+        plan.assessments.len(),
+        plan.groups.len(),
+        plan.gaps.pairs.len(),
+        files.len(),
+        thousands(rows)
+    );
+    Ok(())
+}
+
+fn sample(args: &SampleArgs) -> Result<(), Failure> {
+    let truth = crate::sample::write(args).map_err(|e| Failure::new(EXIT_USAGE, e))?;
+    eprintln!(
+        "wrote a district of {} students in {} schools over {} school years to `{}`",
+        thousands(truth.students),
+        truth.schools,
+        truth.years.len(),
+        args.out.display()
+    );
+    println!("{}", args.out.join("pipeline.toml").display());
+    Ok(())
+}
+
+/// 1234567 -> "1,234,567".
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KB", n as f64 / (1 << 10) as f64),
+        n => format!("{n} B"),
+    }
+}

@@ -1,0 +1,269 @@
+//! The canonical data model: the tables every extract is mapped onto, their columns, which
+//! are required, how each is typed, and the closed code lists (grades, genders, race/ethnicity
+//! reporting groups, English-learner statuses). Pipeline definitions map vendor names and codes
+//! onto these; everything downstream sees only canonical names and codes.
+
+use std::fmt;
+
+/// A canonical input table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    Schools,
+    Students,
+    Assessments,
+    SurveyItems,
+    SurveyResponses,
+}
+
+impl Table {
+    pub const ALL: [Table; 5] = [
+        Table::Schools,
+        Table::Students,
+        Table::Assessments,
+        Table::SurveyItems,
+        Table::SurveyResponses,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Schools => "schools",
+            Table::Students => "students",
+            Table::Assessments => "assessments",
+            Table::SurveyItems => "survey_items",
+            Table::SurveyResponses => "survey_responses",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The canonical columns of this table, in output order.
+    pub fn columns(self) -> &'static [Column] {
+        use Kind::*;
+        const fn c(name: &'static str, kind: Kind, required: bool) -> Column {
+            Column {
+                name,
+                kind,
+                required,
+            }
+        }
+        match self {
+            Table::Schools => &[
+                c("school_id", Id, true),
+                c("school_name", Text, true),
+                c("level", Code(CodeList::Level), true),
+                c("supervisor", Text, true),
+                c("triad", Text, false),
+            ],
+            Table::Students => &[
+                c("student_id", Id, true),
+                c("school_year", SchoolYear, true),
+                c("school_id", Id, true),
+                c("grade", Code(CodeList::StudentGrade), true),
+                c("gender", Code(CodeList::Gender), true),
+                c("race_ethnicity", Code(CodeList::RaceEthnicity), true),
+                c("el_status", Code(CodeList::ElStatus), true),
+                c("swd", Code(CodeList::YesNo), true),
+                c("sed", Code(CodeList::YesNo), true),
+                c("foster", Code(CodeList::YesNo), false),
+                c("homeless", Code(CodeList::YesNo), false),
+            ],
+            Table::Assessments => &[
+                c("student_id", Id, true),
+                c("school_year", SchoolYear, true),
+                c("window", Code(CodeList::Window), true),
+                c("assessment", Code(CodeList::Assessment), true),
+                c("subject", Code(CodeList::Subject), true),
+                c("grade", Integer, true),
+                c("scale_score", Integer, true),
+                c("school_id", Id, true),
+                c("test_date", Date, false),
+            ],
+            Table::SurveyItems => &[
+                c("item_id", Id, true),
+                c("construct", Code(CodeList::Construct), true),
+                c("respondent_type", Code(CodeList::RespondentType), true),
+                c("scale_min", Integer, true),
+                c("scale_max", Integer, true),
+                c("favorable_min", Integer, true),
+                c("reversed", Code(CodeList::YesNo), false),
+                c("text", Text, false),
+            ],
+            Table::SurveyResponses => &[
+                c("respondent_id", Id, true),
+                c("respondent_type", Code(CodeList::RespondentType), true),
+                c("school_id", Id, true),
+                c("school_year", SchoolYear, true),
+                c("window", Code(CodeList::Window), true),
+                c("item_id", Id, true),
+                c("response", Integer, true),
+            ],
+        }
+    }
+
+    pub fn column(self, name: &str) -> Option<&'static Column> {
+        self.columns().iter().find(|c| c.name == name)
+    }
+
+    /// The key that makes a row unique; later rows compete with earlier ones on it.
+    pub fn unique_key(self) -> &'static [&'static str] {
+        match self {
+            Table::Schools => &["school_id"],
+            Table::Students => &["student_id", "school_year"],
+            Table::Assessments => &[
+                "student_id",
+                "school_year",
+                "window",
+                "assessment",
+                "subject",
+            ],
+            Table::SurveyItems => &["item_id"],
+            Table::SurveyResponses => &[
+                "respondent_id",
+                "respondent_type",
+                "school_year",
+                "window",
+                "item_id",
+            ],
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+}
+
+/// How a column is typed after ingestion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An identifier kept as text (leading zeros matter).
+    Id,
+    /// Free text.
+    Text,
+    /// `2024-25`; `2024-2025` is accepted and normalised.
+    SchoolYear,
+    /// A whole number.
+    Integer,
+    /// A calendar date.
+    Date,
+    /// A value from a closed list, after the pipeline's codebook is applied.
+    Code(CodeList),
+}
+
+/// The closed code lists. Those whose members come from the pipeline definition (windows,
+/// assessments, subjects, constructs) are checked against the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CodeList {
+    Level,
+    StudentGrade,
+    Gender,
+    RaceEthnicity,
+    ElStatus,
+    YesNo,
+    Window,
+    Assessment,
+    Subject,
+    Construct,
+    RespondentType,
+}
+
+impl CodeList {
+    /// The fixed members of the list, in canonical spelling; `None` for lists that come from
+    /// the pipeline definition.
+    pub fn fixed_members(self) -> Option<&'static [&'static str]> {
+        Some(match self {
+            CodeList::Level => &["elementary", "middle", "high"],
+            CodeList::StudentGrade => &[
+                "TK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+            ],
+            CodeList::Gender => &["F", "M", "X"],
+            CodeList::RaceEthnicity => &["AA", "AI", "AS", "FI", "HI", "PI", "WH", "MR", "NR"],
+            CodeList::ElStatus => &["EO", "IFEP", "EL", "RFEP", "TBD"],
+            CodeList::YesNo => &["Y", "N"],
+            CodeList::RespondentType => &["student", "staff", "parent"],
+            CodeList::Window | CodeList::Assessment | CodeList::Subject | CodeList::Construct => {
+                return None;
+            }
+        })
+    }
+}
+
+/// A school year such as `2024-25`. Parsing accepts `2024-25` and `2024-2025`; the ending
+/// year must follow the starting year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SchoolYear(pub i32);
+
+impl SchoolYear {
+    pub fn parse(text: &str) -> Option<SchoolYear> {
+        let (a, b) = text.trim().split_once('-')?;
+        if a.len() != 4 || !a.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let start: i32 = a.parse().ok()?;
+        let end: i32 = match b.len() {
+            2 if b.bytes().all(|c| c.is_ascii_digit()) => {
+                let yy: i32 = b.parse().ok()?;
+                let century = (start + 1) / 100 * 100;
+                century + yy
+            }
+            4 if b.bytes().all(|c| c.is_ascii_digit()) => b.parse().ok()?,
+            _ => return None,
+        };
+        (end == start + 1).then_some(SchoolYear(start))
+    }
+
+    pub fn previous(self) -> SchoolYear {
+        SchoolYear(self.0 - 1)
+    }
+
+    pub fn next(self) -> SchoolYear {
+        SchoolYear(self.0 + 1)
+    }
+}
+
+impl fmt::Display for SchoolYear {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:02}", self.0, (self.0 + 1) % 100)
+    }
+}
+
+/// Look up `raw` in a fixed code list, ignoring case and surrounding space; returns the
+/// canonical spelling.
+pub fn canonical_code(list: &'static [&'static str], raw: &str) -> Option<&'static str> {
+    let raw = raw.trim();
+    list.iter().copied().find(|m| m.eq_ignore_ascii_case(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn school_years_parse_and_print() {
+        assert_eq!(SchoolYear::parse("2024-25"), Some(SchoolYear(2024)));
+        assert_eq!(SchoolYear::parse("2024-2025"), Some(SchoolYear(2024)));
+        assert_eq!(SchoolYear::parse("1999-00"), Some(SchoolYear(1999)));
+        assert_eq!(SchoolYear::parse("2024-26"), None);
+        assert_eq!(SchoolYear::parse("2025"), None);
+        assert_eq!(SchoolYear::parse("24-25"), None);
+        assert_eq!(SchoolYear(2024).to_string(), "2024-25");
+        assert_eq!(SchoolYear(1999).to_string(), "1999-00");
+    }
+
+    #[test]
+    fn codes_match_without_case() {
+        let genders = CodeList::Gender.fixed_members().unwrap();
+        assert_eq!(canonical_code(genders, " f "), Some("F"));
+        assert_eq!(canonical_code(genders, "Female"), None);
+    }
+}

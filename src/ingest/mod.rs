@@ -1,0 +1,343 @@
+//! Ingest: read each extract named in the plan (CSV in any delimiter and encoding districts
+//! emit, Parquet, XLSX), map vendor column names to canonical ones, and return every value as
+//! trimmed text with its source file and line. Typing and checking rows is validation's job;
+//! a file that cannot be read at all, or lacks a required column, stops the run here.
+
+mod csv;
+mod xlsx;
+
+use crate::canonical::Table;
+use crate::pipeline::plan::{Encoding, Format, Input, Plan};
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Hidden columns carried with every raw row.
+pub const FILE_COL: &str = "__file";
+pub const LINE_COL: &str = "__line";
+/// Global row order across a table's files: file order, then line.
+pub const SEQ_COL: &str = "__seq";
+
+/// One table as read: canonical columns as text (null where blank), plus file, line and order.
+#[derive(Debug, Clone)]
+pub struct RawTable {
+    pub table: Table,
+    pub frame: DataFrame,
+    pub files: Vec<FileRead>,
+}
+
+/// What was read from one file, for the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileRead {
+    pub table: String,
+    pub path: PathBuf,
+    pub format: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: usize,
+}
+
+/// Why an extract could not be read. Each names the file; none carries row values.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot find the {table} extract `{}`", path.display())]
+    Missing { table: Table, path: PathBuf },
+    #[error("cannot read the {table} extract `{}`", path.display())]
+    Unreadable {
+        table: Table,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the {table} extract `{}` is not valid UTF-8: line {line}, column {column} has the byte 0x{byte:02X}",
+        path.display()
+    )]
+    Undecodable {
+        table: Table,
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        byte: u8,
+    },
+    #[error("the {table} extract `{}` lacks required column{} {}", path.display(), if missing.len() == 1 { "" } else { "s" }, list(missing))]
+    MissingColumns {
+        table: Table,
+        path: PathBuf,
+        /// The vendor names looked for (with their canonical names when different).
+        missing: Vec<String>,
+        present: Vec<String>,
+    },
+    #[error("the {table} extract `{}` cannot be parsed as {format}: {message}", path.display())]
+    Malformed {
+        table: Table,
+        path: PathBuf,
+        format: &'static str,
+        message: String,
+    },
+}
+
+fn list(names: &[String]) -> String {
+    names.join(", ")
+}
+
+impl IngestError {
+    /// A hint for the user, if there is a useful one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            IngestError::Missing { table, .. } => Some(format!(
+                "check `path` under `[inputs.{table}]`; relative paths start from the pipeline file's folder"
+            )),
+            IngestError::Undecodable { table, .. } => Some(format!(
+                "files saved by Excel or older district systems on Windows are often Windows-1252: set `encoding = \"windows-1252\"` under `[inputs.{table}]`"
+            )),
+            IngestError::MissingColumns {
+                table,
+                present,
+                missing,
+                ..
+            } => {
+                let present_refs: Vec<&str> = present.iter().map(String::as_str).collect();
+                let guesses: Vec<String> = missing
+                    .iter()
+                    .filter_map(|m| {
+                        let vendor = m.split(' ').next().unwrap_or(m).trim_matches('`');
+                        crate::pipeline::problems::did_you_mean(vendor, &present_refs)
+                            .map(|g| format!("`{g}` for `{vendor}`"))
+                    })
+                    .collect();
+                let mut hint = format!(
+                    "the file has columns {}; map vendor names under `[inputs.{table}.columns]`",
+                    present
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if !guesses.is_empty() {
+                    hint.push_str(&format!(" (did you mean {}?)", guesses.join(", ")));
+                }
+                Some(hint)
+            }
+            IngestError::Malformed { .. } | IngestError::Unreadable { .. } => None,
+        }
+    }
+
+    /// Missing files are a problem of the pipeline definition; the rest are data problems.
+    pub fn is_definition_problem(&self) -> bool {
+        matches!(self, IngestError::Missing { .. })
+    }
+}
+
+/// Read every input of the plan.
+pub fn ingest(plan: &Plan) -> Result<Vec<RawTable>, IngestError> {
+    plan.inputs.iter().map(read_input).collect()
+}
+
+/// Check that every input exists, can be opened and has its required columns, reading only
+/// as much as needed (the whole file for XLSX and CSV headers after decoding).
+pub fn check_inputs(plan: &Plan) -> Result<Vec<FileRead>, IngestError> {
+    let mut out = Vec::new();
+    for input in &plan.inputs {
+        out.extend(read_input(input)?.files);
+    }
+    Ok(out)
+}
+
+/// Read one input (all its files) into a raw table.
+pub fn read_input(input: &Input) -> Result<RawTable, IngestError> {
+    let mut frames = Vec::new();
+    let mut files = Vec::new();
+    for (file_index, path) in input.paths.iter().enumerate() {
+        let bytes = read_bytes(input.table, path)?;
+        let sha256 = crate::pipeline::hex(&Sha256::digest(&bytes));
+        let n_bytes = bytes.len() as u64;
+        let (frame, lines) = match input.format {
+            Format::Csv => csv::read(input, path, bytes)?,
+            Format::Parquet => read_parquet(input.table, path, bytes)?,
+            Format::Xlsx => xlsx::read(input, path, bytes)?,
+        };
+        let frame = to_canonical(input, path, frame, lines, file_index)?;
+        files.push(FileRead {
+            table: input.table.name().to_string(),
+            path: path.clone(),
+            format: format_name(input.format).to_string(),
+            sha256,
+            bytes: n_bytes,
+            rows: frame.height(),
+        });
+        frames.push(frame.lazy());
+    }
+    let frame = concat(frames, UnionArgs::default())
+        .and_then(|lf| lf.collect())
+        .map_err(|e| internal(input, e))?;
+    Ok(RawTable {
+        table: input.table,
+        frame,
+        files,
+    })
+}
+
+fn internal(input: &Input, e: PolarsError) -> IngestError {
+    IngestError::Malformed {
+        table: input.table,
+        path: input.paths[0].clone(),
+        format: format_name(input.format),
+        message: e.to_string(),
+    }
+}
+
+pub fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "CSV",
+        Format::Parquet => "Parquet",
+        Format::Xlsx => "XLSX",
+    }
+}
+
+fn read_bytes(table: Table, path: &Path) -> Result<Vec<u8>, IngestError> {
+    std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => IngestError::Missing {
+            table,
+            path: path.to_path_buf(),
+        },
+        _ => IngestError::Unreadable {
+            table,
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
+fn read_parquet(
+    table: Table,
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<(DataFrame, Vec<i64>), IngestError> {
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| IngestError::Malformed {
+            table,
+            path: path.to_path_buf(),
+            format: "Parquet",
+            message: e.to_string(),
+        })?;
+    // Parquet has no lines; the row number (1-based) locates a row for analysts.
+    let lines = (1..=df.height() as i64).collect();
+    Ok((df, lines))
+}
+
+/// Rename vendor columns to canonical ones, check required columns, and turn every value
+/// into trimmed text with blanks as nulls.
+fn to_canonical(
+    input: &Input,
+    path: &Path,
+    frame: DataFrame,
+    lines: Vec<i64>,
+    file_index: usize,
+) -> Result<DataFrame, IngestError> {
+    let present: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let find = |vendor: &str| -> Option<&String> {
+        present
+            .iter()
+            .find(|p| p.as_str() == vendor)
+            .or_else(|| present.iter().find(|p| p.trim().eq_ignore_ascii_case(vendor)))
+    };
+    let mut missing = Vec::new();
+    let mut exprs = Vec::new();
+    for col_def in input.table.columns() {
+        let vendor = input.vendor_name(col_def.name);
+        match find(vendor) {
+            Some(actual) => exprs.push(
+                col(actual.as_str())
+                    .cast(DataType::String)
+                    .str()
+                    .strip_chars(lit(NULL))
+                    .pipe_blank_to_null()
+                    .alias(col_def.name),
+            ),
+            None if col_def.required => missing.push(if vendor == col_def.name {
+                format!("`{vendor}`")
+            } else {
+                format!("`{vendor}` (canonical `{}`)", col_def.name)
+            }),
+            None => exprs.push(lit(NULL).cast(DataType::String).alias(col_def.name)),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(IngestError::MissingColumns {
+            table: input.table,
+            path: path.to_path_buf(),
+            missing,
+            present,
+        });
+    }
+    let n = frame.height();
+    let file = path.display().to_string();
+    let seq_base = (file_index as u64) << 40;
+    let seq: Vec<u64> = (0..n as u64).map(|i| seq_base + i).collect();
+    exprs.push(lit(file).alias(FILE_COL));
+    let mut out = frame
+        .lazy()
+        .select(exprs)
+        .collect()
+        .map_err(|e| internal(input, e))?;
+    out.with_column(Column::new(LINE_COL.into(), lines))
+        .and_then(|df| df.with_column(Column::new(SEQ_COL.into(), seq)))
+        .map_err(|e| internal(input, e))?;
+    Ok(out)
+}
+
+trait BlankToNull {
+    fn pipe_blank_to_null(self) -> Expr;
+}
+
+impl BlankToNull for Expr {
+    fn pipe_blank_to_null(self) -> Expr {
+        when(self.clone().eq(lit("")))
+            .then(lit(NULL).cast(DataType::String))
+            .otherwise(self)
+    }
+}
+
+/// Decode text in the input's encoding; UTF-8 must be valid (a BOM is dropped).
+pub fn decode(input: &Input, path: &Path, bytes: Vec<u8>) -> Result<String, IngestError> {
+    match input.encoding {
+        Encoding::Utf8 => {
+            let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+            match std::str::from_utf8(body) {
+                Ok(s) => Ok(s.to_string()),
+                Err(e) => {
+                    let at = e.valid_up_to();
+                    let before = &body[..at];
+                    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                    let line_start = before
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |p| p + 1);
+                    let column = String::from_utf8_lossy(&before[line_start..])
+                        .chars()
+                        .count()
+                        + 1;
+                    Err(IngestError::Undecodable {
+                        table: input.table,
+                        path: path.to_path_buf(),
+                        line,
+                        column,
+                        byte: body[at],
+                    })
+                }
+            }
+        }
+        // encoding_rs follows the WHATWG Encoding Standard, where latin-1 means
+        // windows-1252 (a superset for every printable character).
+        Encoding::Windows1252 | Encoding::Latin1 => {
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+            Ok(text.trim_start_matches('\u{FEFF}').to_string())
+        }
+    }
+}

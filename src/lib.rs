@@ -1,0 +1,33 @@
+//! equity-gap reads a district's assessment, survey and demographic extracts and publishes,
+//! for every school, subgroup baselines, year-of-growth targets and gap closure.
+//!
+//! The flow, in module order: a `pipeline` definition (TOML) is resolved into a checked plan;
+//! `ingest` reads each extract into canonical text columns with file and line; `validate` types
+//! and checks every row, quarantining bad ones with a reason; `publish` writes the run into a
+//! staging folder and renames it into place with a manifest. `app` calls them in that order;
+//! `sample` writes a synthetic district with planted effects for demos and tests.
+
+pub mod canonical;
+pub mod pipeline;
+pub mod ingest;
+pub mod validate;
+pub mod publish;
+pub mod sample;
+pub mod app;
+pub mod cli;
+
+/// The user-facing text of a failure: `error:`, then `Caused by:` lines, then `hint:`.
+pub fn render_failure(failure: &app::Failure) -> String {
+    let mut out = format!("error: {}", failure.error);
+    let causes: Vec<String> = failure.error.chain().skip(1).map(|c| c.to_string()).collect();
+    if !causes.is_empty() {
+        out.push_str("\n\nCaused by:");
+        for c in causes {
+            out.push_str(&format!("\n  {c}"));
+        }
+    }
+    if let Some(hint) = &failure.hint {
+        out.push_str(&format!("\n\nhint: {hint}"));
+    }
+    out
+}

@@ -1,0 +1,202 @@
+//! Publish: everything a run writes goes into a staging folder
+//! (`<out>/<pipeline>/.staging/<run id>.<pid>`) that is renamed to `<out>/<pipeline>/<run id>`
+//! only when the run succeeds. A failed run removes its staging folder; an interrupted one
+//! (Ctrl-C, SIGTERM) removes it before exiting; a killed one leaves it hidden under `.staging`,
+//! where the next run sweeps it. Earlier runs are never touched. `LATEST` names the newest run.
+
+pub mod manifest;
+
+pub use manifest::Manifest;
+
+use fs_err as fs;
+use polars::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+const STAGING: &str = ".staging";
+
+/// The staging folder of the run in progress, for the signal handler.
+static IN_PROGRESS: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Remove the run's staging folder and exit when the process is interrupted. Call once.
+pub fn clean_up_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        if let Ok(guard) = IN_PROGRESS.lock()
+            && let Some(dir) = guard.as_ref()
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        eprintln!("error: interrupted; nothing was published");
+        std::process::exit(130);
+    });
+}
+
+/// A run's output folder while it is being written.
+pub struct Staging {
+    dir: PathBuf,
+    final_dir: PathBuf,
+    run_id: String,
+    written: Vec<Written>,
+    committed: bool,
+}
+
+/// One file the run wrote, for the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Written {
+    pub path: String,
+    pub rows: Option<usize>,
+    pub bytes: u64,
+}
+
+impl Staging {
+    /// Start a run under `<out>/<pipeline>/`. The run id is the start time in UTC
+    /// (`20261123T170512Z`), with `-2`, `-3`, … when that folder exists.
+    pub fn begin(
+        out: &Path,
+        pipeline: &str,
+        started: chrono::DateTime<chrono::Utc>,
+    ) -> std::io::Result<Staging> {
+        let root = out.join(pipeline);
+        let staging_root = root.join(STAGING);
+        fs::create_dir_all(&staging_root)?;
+        sweep_stale(&staging_root)?;
+        let base = started.format("%Y%m%dT%H%M%SZ").to_string();
+        let mut run_id = base.clone();
+        let mut n = 1;
+        while root.join(&run_id).exists() {
+            n += 1;
+            run_id = format!("{base}-{n}");
+        }
+        let dir = staging_root.join(format!("{run_id}.{}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir_all(&dir)?;
+        *IN_PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.clone());
+        Ok(Staging {
+            final_dir: root.join(&run_id),
+            dir,
+            run_id,
+            written: Vec::new(),
+            committed: false,
+        })
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Where the run will be once committed.
+    pub fn final_dir(&self) -> &Path {
+        &self.final_dir
+    }
+
+    /// The staging folder itself (for writers that need a path).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn written(&self) -> &[Written] {
+        &self.written
+    }
+
+    fn target(&self, rel: &str) -> std::io::Result<PathBuf> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        Ok(path)
+    }
+
+    fn record(&mut self, rel: &str, rows: Option<usize>) -> std::io::Result<()> {
+        let bytes = fs::metadata(self.dir.join(rel))?.len();
+        self.written.push(Written {
+            path: rel.to_string(),
+            rows,
+            bytes,
+        });
+        Ok(())
+    }
+
+    /// Write a table as Parquet (zstd) at `rel`.
+    pub fn parquet(&mut self, rel: &str, df: &mut DataFrame) -> anyhow::Result<()> {
+        let path = self.target(rel)?;
+        let file = fs::File::create(&path)?;
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::full())
+            .finish(df)
+            .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
+        self.record(rel, Some(df.height()))?;
+        Ok(())
+    }
+
+    /// Write a table as CSV with a header at `rel`.
+    pub fn csv(&mut self, rel: &str, df: &mut DataFrame) -> anyhow::Result<()> {
+        let path = self.target(rel)?;
+        let mut file = fs::File::create(&path)?;
+        CsvWriter::new(&mut file)
+            .include_header(true)
+            .finish(df)
+            .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
+        self.record(rel, Some(df.height()))?;
+        Ok(())
+    }
+
+    /// Write bytes at `rel`.
+    pub fn bytes(&mut self, rel: &str, contents: &[u8]) -> std::io::Result<()> {
+        let path = self.target(rel)?;
+        fs::write(&path, contents)?;
+        self.record(rel, None)
+    }
+
+    /// Rename the staging folder into place and point `LATEST` at it.
+    pub fn commit(mut self) -> std::io::Result<PathBuf> {
+        fs::rename(&self.dir, &self.final_dir)?;
+        self.committed = true;
+        *IN_PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let root = self.final_dir.parent().expect("a run folder has a parent");
+        let tmp = root.join(format!("{STAGING}/LATEST.{}", std::process::id()));
+        fs::write(&tmp, format!("{}\n", self.run_id))?;
+        fs::rename(&tmp, root.join("LATEST"))?;
+        Ok(self.final_dir.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            *IN_PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+}
+
+/// Remove staging folders left by runs that were killed (their process no longer exists).
+fn sweep_stale(staging_root: &Path) -> std::io::Result<()> {
+    for entry in fs::read_dir(staging_root)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.rsplit('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !process_alive(pid) {
+            let path = entry.path();
+            if path.is_dir() {
+                fs::remove_dir_all(&path)?;
+            } else {
+                fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // Without /proc, never guess: keep the folder.
+        true
+    }
+}

@@ -1,0 +1,753 @@
+//! `equity-gap sample`: a synthetic large urban district, realistic enough to demo packets and
+//! to test that metrics recover what was planted. Students are followed across school years
+//! (advancing grades, a few leaving, arriving and moving schools); Smarter Balanced ELA and
+//! math scores arise from planted group and school effects, persistent ability, keep-pace
+//! growth and measurement noise; surveys from planted favorability. `--dirty` adds faults of
+//! every quarantine reason and records their exact counts in `truth.json`.
+
+mod faults;
+pub mod model;
+mod write;
+
+pub use write::Truth;
+
+use crate::cli::SampleArgs;
+use crate::pipeline::plan::Cuts;
+use crate::pipeline::presets;
+use model::*;
+use rand::prelude::*;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use std::collections::BTreeMap;
+
+/// Generate the district and write it to `args.out`.
+pub fn write(args: &SampleArgs) -> anyhow::Result<Truth> {
+    if args.schools < 3 {
+        anyhow::bail!("`--schools` must be at least 3 (one per level)");
+    }
+    if args.years == 0 || args.years > 10 {
+        anyhow::bail!("`--years` must be between 1 and 10");
+    }
+    if args.students < args.schools * 5 {
+        anyhow::bail!("`--students` must be at least 5 per school");
+    }
+    let mut district = generate(args.students, args.schools, args.years, args.seed);
+    let faults = if args.dirty {
+        Some(faults::inject(&mut district, args.seed))
+    } else {
+        None
+    };
+    write::write_all(&district, faults, args)
+}
+
+pub struct School {
+    pub id: String,
+    pub name: String,
+    pub level: &'static str,
+    pub supervisor: String,
+    pub triad: String,
+    /// School effect on DFS, by subject.
+    pub effect: [f64; 2],
+    /// 0 (affluent) to 1 (high poverty): shifts demographics and climate.
+    pub poverty: f64,
+    pub climate: f64,
+    pub pattern: Option<Pattern>,
+    capacity: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pattern {
+    /// English learners grow faster than typical: the EL gap closes.
+    Closing,
+    /// English learners grow slower: the EL gap widens.
+    Widening,
+    /// Everyone else declines while English learners grow typically.
+    ClosingByDecline,
+}
+
+#[derive(Clone)]
+pub struct Student {
+    pub id: String,
+    pub school: usize,
+    pub grade: usize,
+    pub gender: &'static str,
+    pub race: &'static str,
+    pub el: &'static str,
+    pub swd: bool,
+    pub sed: bool,
+    pub foster: bool,
+    pub homeless: bool,
+    /// True (noise-free) DFS this year, by subject.
+    pub dfs: [f64; 2],
+    /// True spring score last year, by subject, when the student was tested then.
+    pub last_spring: Option<[f64; 2]>,
+    /// Persistent favorability of this student's survey answers (logit shift).
+    pub warmth: f64,
+}
+
+/// One students-table row.
+#[derive(Clone)]
+pub struct StudentRow {
+    pub student_id: String,
+    pub year: i32,
+    pub school_id: String,
+    pub grade: &'static str,
+    pub gender: &'static str,
+    pub race: &'static str,
+    pub el: &'static str,
+    pub swd: bool,
+    pub sed: bool,
+    pub foster: bool,
+    pub homeless: bool,
+}
+
+/// One assessments-table row; the score is text so faults can write non-numbers.
+#[derive(Clone)]
+pub struct ScoreRow {
+    pub student_id: String,
+    pub year: i32,
+    pub window: &'static str,
+    pub assessment: &'static str,
+    pub subject: &'static str,
+    pub grade: i32,
+    pub score: String,
+    pub school_id: String,
+    pub test_date: chrono::NaiveDate,
+}
+
+#[derive(Clone)]
+pub struct SurveyRow {
+    pub respondent_id: String,
+    pub respondent_type: &'static str,
+    pub school_id: String,
+    pub year: i32,
+    pub window: &'static str,
+    pub item_id: String,
+    pub response: i32,
+}
+
+pub struct Item {
+    pub id: String,
+    pub construct: &'static str,
+    pub respondent_type: &'static str,
+    pub reversed: bool,
+    pub text: String,
+}
+
+/// The true (noise-free) spring DFS of one group, for the truth file.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct TrueMean {
+    pub n: usize,
+    pub mean_dfs: f64,
+}
+
+pub struct District {
+    pub schools: Vec<School>,
+    pub years: Vec<i32>,
+    pub students: Vec<StudentRow>,
+    pub scores: Vec<ScoreRow>,
+    pub items: Vec<Item>,
+    pub survey: Vec<SurveyRow>,
+    pub enrolled_first_year: usize,
+    /// year -> subject -> group -> true spring DFS over tested students.
+    pub true_means: BTreeMap<String, BTreeMap<String, BTreeMap<String, TrueMean>>>,
+    /// year -> subject -> grade -> mean true growth (scale points) of students tested in
+    /// both springs.
+    pub true_growth: BTreeMap<String, BTreeMap<String, BTreeMap<i32, TrueMean>>>,
+}
+
+const SUBJECTS: [&str; 2] = ["ELA", "Math"];
+const SUBJECT_IDS: [&str; 2] = ["ela", "math"];
+
+fn sb_cuts() -> BTreeMap<(&'static str, i32), Cuts> {
+    presets::smarter_balanced_cuts()
+        .into_iter()
+        .map(|(s, g, c)| ((if s == "ela" { "ela" } else { "math" }, g), c))
+        .collect()
+}
+
+fn sb_growth(subject: usize, grade: i32) -> f64 {
+    presets::smarter_balanced_growth()
+        .into_iter()
+        .find(|(s, g, _)| s == SUBJECT_IDS[subject] && *g == grade)
+        .map_or(FALLBACK_GROWTH, |(_, _, p)| p)
+}
+
+fn pick<'a, T>(rng: &mut ChaCha8Rng, weighted: &'a [(T, f64)]) -> &'a T {
+    let total: f64 = weighted.iter().map(|(_, w)| w).sum();
+    let mut x = rng.random::<f64>() * total;
+    for (v, w) in weighted {
+        if x < *w {
+            return v;
+        }
+        x -= w;
+    }
+    &weighted.last().expect("non-empty weights").0
+}
+
+fn make_schools(n: usize, rng: &mut ChaCha8Rng) -> Vec<School> {
+    let n_high = (n as f64 * 0.17).round().max(1.0) as usize;
+    let n_middle = (n as f64 * 0.18).round().max(1.0) as usize;
+    let n_elem = n - n_high - n_middle;
+    let normal = Normal::new(0.0, 1.0).expect("valid normal");
+    let mut schools = Vec::new();
+    let mut name_i = 0;
+    for (level, count, suffix, first_id) in [
+        ("elementary", n_elem, "Elementary", 101),
+        ("middle", n_middle, "Middle School", 601),
+        ("high", n_high, "High School", 801),
+    ] {
+        for i in 0..count {
+            let poverty: f64 = rng.random();
+            let base = normal.sample(rng) * SCHOOL_SD - 30.0 * (poverty - 0.5);
+            let effect = [base, 0.8 * base + normal.sample(rng) * 8.0];
+            let name = SCHOOL_NAMES[name_i % SCHOOL_NAMES.len()];
+            let name = if name_i >= SCHOOL_NAMES.len() {
+                format!("{name} {} {suffix}", ["North", "South", "East", "West"][name_i / SCHOOL_NAMES.len() % 4])
+            } else {
+                format!("{name} {suffix}")
+            };
+            name_i += 1;
+            schools.push(School {
+                id: (first_id + i).to_string(),
+                name,
+                level,
+                supervisor: String::new(),
+                triad: String::new(),
+                effect,
+                poverty,
+                climate: normal.sample(rng) * 0.3 - 0.3 * (poverty - 0.5),
+                pattern: None,
+                capacity: 0.6 + 0.8 * rng.random::<f64>(),
+            });
+        }
+    }
+    // Supervisors oversee about ten schools of mixed levels; triads group similar schools
+    // (same level, neighbouring poverty).
+    let n_sup = n.div_ceil(10).min(SUPERVISORS.len()).max(1);
+    for (i, s) in schools.iter_mut().enumerate() {
+        s.supervisor = SUPERVISORS[i % n_sup].to_string();
+    }
+    let mut order: Vec<usize> = (0..schools.len()).collect();
+    order.sort_by(|&a, &b| {
+        (schools[a].level, schools[a].poverty)
+            .partial_cmp(&(schools[b].level, schools[b].poverty))
+            .expect("finite poverty")
+    });
+    for (k, &i) in order.iter().enumerate() {
+        schools[i].triad = format!("T{:02}", k / 3 + 1);
+    }
+    // Planted gap patterns at high-EL (high-poverty) elementary and middle schools.
+    let mut candidates: Vec<usize> = (0..schools.len())
+        .filter(|&i| schools[i].level != "high")
+        .collect();
+    candidates.sort_by(|&a, &b| {
+        schools[b]
+            .poverty
+            .partial_cmp(&schools[a].poverty)
+            .expect("finite poverty")
+    });
+    candidates.truncate((candidates.len() / 2).max(3));
+    candidates.shuffle(rng);
+    let per = (n / 25).clamp(1, 4);
+    for (k, &i) in candidates.iter().enumerate().take(3 * per) {
+        schools[i].pattern = Some(match k % 3 {
+            0 => Pattern::Closing,
+            1 => Pattern::Widening,
+            _ => Pattern::ClosingByDecline,
+        });
+    }
+    schools
+}
+
+struct Generator<'a> {
+    rng: ChaCha8Rng,
+    schools: &'a [School],
+    by_level: BTreeMap<&'static str, Vec<(usize, f64)>>,
+    next_id: u64,
+    normal: Normal<f64>,
+}
+
+impl Generator<'_> {
+    fn school_for(&mut self, grade: usize) -> usize {
+        let options = &self.by_level[level_of(grade)];
+        *pick(&mut self.rng, options)
+    }
+
+    fn new_student(&mut self, grade: usize) -> Student {
+        let school = self.school_for(grade);
+        let s = &self.schools[school];
+        let u = s.poverty;
+        let race_w: Vec<(&'static str, f64)> = RACE_SHARES
+            .iter()
+            .map(|&(r, w)| {
+                let m = match r {
+                    "HI" => 0.5 + u,
+                    "WH" | "AS" => 1.5 - u,
+                    "AA" => 0.7 + 0.6 * u,
+                    _ => 1.0,
+                };
+                (r, w * m)
+            })
+            .collect();
+        let race = *pick(&mut self.rng, &race_w);
+        let gender = *pick(&mut self.rng, &[("F", 0.49), ("M", 0.495), ("X", 0.015)]);
+        let grade_factor = match grade {
+            0..=3 => 1.3,
+            4..=6 => 1.0,
+            7..=9 => 0.7,
+            _ => 0.5,
+        };
+        let el_base = match race {
+            "HI" => 0.33,
+            "AS" => 0.25,
+            "FI" => 0.10,
+            _ => 0.03,
+        };
+        let x: f64 = self.rng.random();
+        let el = if x < el_base * grade_factor {
+            "EL"
+        } else if x < el_base * grade_factor + el_base * 0.9 / grade_factor {
+            "RFEP"
+        } else if x < el_base * grade_factor + el_base * 0.9 / grade_factor + 0.05 {
+            "IFEP"
+        } else {
+            "EO"
+        };
+        let sed_p = (0.69 + 0.5 * (u - 0.5)
+            + match race {
+                "HI" | "AA" => 0.1,
+                "WH" => -0.35,
+                "AS" => -0.2,
+                _ => 0.0,
+            })
+        .clamp(0.05, 0.97);
+        let sed = self.rng.random::<f64>() < sed_p;
+        let swd = self.rng.random::<f64>() < 0.125;
+        let foster = self.rng.random::<f64>() < 0.005;
+        let homeless = self.rng.random::<f64>() < 0.02 + 0.03 * u;
+        self.next_id += 1;
+        let mut st = Student {
+            id: format!("{}", 300_000_000 + self.next_id * 7),
+            school,
+            grade,
+            gender,
+            race,
+            el,
+            swd,
+            sed,
+            foster,
+            homeless,
+            dfs: [0.0; 2],
+            last_spring: None,
+            warmth: self.normal.sample(&mut self.rng) * 0.7,
+        };
+        let ability = self.normal.sample(&mut self.rng);
+        for subj in 0..2 {
+            let own = self.normal.sample(&mut self.rng);
+            // Abilities in the two subjects correlate at about 0.8.
+            let z = 0.8 * ability + 0.6 * own;
+            st.dfs[subj] = expected_dfs(&st, s, subj) + STUDENT_SD * z;
+        }
+        st
+    }
+}
+
+/// The planted expected DFS of a student at a school (no ability, no noise).
+pub fn expected_dfs(st: &Student, school: &School, subj: usize) -> f64 {
+    let mut e = INTERCEPT[subj] + school.effect[subj] + race_effect(st.race)[subj];
+    if st.el == "EL" {
+        e += EFFECT_EL[subj];
+    }
+    if st.el == "RFEP" {
+        e += EFFECT_RFEP[subj];
+    }
+    if st.swd {
+        e += EFFECT_SWD[subj];
+    }
+    if st.sed {
+        e += EFFECT_SED[subj];
+    }
+    if st.gender == "F" {
+        e += EFFECT_FEMALE[subj];
+    }
+    e
+}
+
+/// The ids of the default groups a student belongs to (besides `all`).
+fn groups_of(st: &Student) -> Vec<&'static str> {
+    let mut g = vec!["all"];
+    g.push(match st.gender {
+        "F" => "female",
+        "M" => "male",
+        _ => "nonbinary",
+    });
+    g.push(match st.race {
+        "AA" => "african_american",
+        "AI" => "american_indian",
+        "AS" => "asian",
+        "FI" => "filipino",
+        "HI" => "hispanic",
+        "PI" => "pacific_islander",
+        "WH" => "white",
+        "MR" => "two_or_more",
+        _ => "not_reported",
+    });
+    match st.el {
+        "EL" => g.push("english_learner"),
+        "RFEP" => g.push("reclassified"),
+        _ => {}
+    }
+    if st.el != "EL" {
+        g.push("not_english_learner");
+    }
+    for (flag, id) in [
+        (st.swd, "swd"),
+        (st.sed, "sed"),
+        (st.foster, "foster"),
+        (st.homeless, "homeless"),
+    ] {
+        if flag {
+            g.push(id);
+        }
+    }
+    g
+}
+
+pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) -> District {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let schools = make_schools(n_schools, &mut rng);
+    let mut by_level: BTreeMap<&'static str, Vec<(usize, f64)>> = BTreeMap::new();
+    for (i, s) in schools.iter().enumerate() {
+        by_level.entry(s.level).or_default().push((i, s.capacity));
+    }
+    let cuts = sb_cuts();
+    let mut g = Generator {
+        rng,
+        schools: &schools,
+        by_level,
+        next_id: 0,
+        normal: Normal::new(0.0, 1.0).expect("valid normal"),
+    };
+    let grade_w: Vec<(usize, f64)> = (0..GRADES.len()).map(|i| (i, grade_weight(GRADES[i]))).collect();
+    let mut students: Vec<Student> = (0..n_students)
+        .map(|_| {
+            let grade = *pick(&mut g.rng, &grade_w);
+            g.new_student(grade)
+        })
+        .collect();
+    let tk_cohort = students.iter().filter(|s| s.grade == 0).count();
+
+    let first_year = LAST_YEAR - n_years as i32 + 1;
+    let years: Vec<i32> = (first_year..=LAST_YEAR).collect();
+    let mut rows = Vec::new();
+    let mut scores = Vec::new();
+    let mut survey = Vec::new();
+    let items = make_items();
+    let mut true_means = BTreeMap::new();
+    let mut true_growth = BTreeMap::new();
+
+    for (yi, &year) in years.iter().enumerate() {
+        if yi > 0 {
+            advance_year(&mut g, &mut students, tk_cohort, n_students);
+        }
+        let year_label = crate::canonical::SchoolYear(year).to_string();
+        let mut sums: BTreeMap<(usize, &'static str), (usize, f64)> = BTreeMap::new();
+        let mut growth_sums: BTreeMap<(usize, i32), (usize, f64)> = BTreeMap::new();
+        for st in students.iter_mut() {
+            let school = &schools[st.school];
+            rows.push(StudentRow {
+                student_id: st.id.clone(),
+                year,
+                school_id: school.id.clone(),
+                grade: GRADES[st.grade],
+                gender: st.gender,
+                race: st.race,
+                el: st.el,
+                swd: st.swd,
+                sed: st.sed,
+                foster: st.foster,
+                homeless: st.homeless,
+            });
+            let tested_grade = tested(st.grade);
+            let mut spring = [0.0; 2];
+            if let Some(grade) = tested_grade {
+                for subj in 0..2 {
+                    let c = cuts[&(SUBJECT_IDS[subj], grade)];
+                    let true_spring = f64::from(c.at) + st.dfs[subj];
+                    spring[subj] = true_spring;
+                    let start = st.last_spring.map_or(
+                        true_spring - sb_growth(subj, grade),
+                        |l| l[subj],
+                    );
+                    for key in groups_of(st) {
+                        let e = sums.entry((subj, key)).or_default();
+                        e.0 += 1;
+                        e.1 += st.dfs[subj];
+                    }
+                    if let Some(l) = st.last_spring {
+                        let e = growth_sums.entry((subj, grade)).or_default();
+                        e.0 += 1;
+                        e.1 += true_spring - l[subj];
+                    }
+                    for (wi, (window, p)) in WINDOWS.iter().enumerate() {
+                        if g.rng.random::<f64>() >= PARTICIPATION {
+                            continue;
+                        }
+                        let true_w = start + p * (true_spring - start);
+                        let observed = (true_w + g.normal.sample(&mut g.rng) * SEM)
+                            .round()
+                            .clamp(f64::from(c.lowest), f64::from(c.highest));
+                        let (month, day0, span) = match wi {
+                            0 => (9, 15, 30),
+                            1 => (1, 10, 30),
+                            _ => (4, 15, 35),
+                        };
+                        let cal_year = if wi == 0 { year } else { year + 1 };
+                        let date = chrono::NaiveDate::from_ymd_opt(cal_year, month, day0)
+                            .expect("valid date")
+                            + chrono::TimeDelta::days(g.rng.random_range(0..span));
+                        scores.push(ScoreRow {
+                            student_id: st.id.clone(),
+                            year,
+                            window,
+                            assessment: if wi == WINDOWS.len() - 1 {
+                                "SBAC Summative"
+                            } else {
+                                "SBAC Interim"
+                            },
+                            subject: SUBJECTS[subj],
+                            grade,
+                            score: format!("{observed}"),
+                            school_id: school.id.clone(),
+                            test_date: date,
+                        });
+                    }
+                }
+            }
+            st.last_spring = tested_grade.map(|_| spring);
+            survey_answers(&mut g, st, school, year, &items, &mut survey);
+        }
+        staff_and_parent_surveys(&mut g, &schools, &students, year, &items, &mut survey);
+        let mut by_subject: BTreeMap<String, BTreeMap<String, TrueMean>> = BTreeMap::new();
+        for ((subj, key), (n, sum)) in sums {
+            by_subject.entry(SUBJECT_IDS[subj].to_string()).or_default().insert(
+                key.to_string(),
+                TrueMean {
+                    n,
+                    mean_dfs: sum / n as f64,
+                },
+            );
+        }
+        true_means.insert(year_label.clone(), by_subject);
+        let mut growth_by: BTreeMap<String, BTreeMap<i32, TrueMean>> = BTreeMap::new();
+        for ((subj, grade), (n, sum)) in growth_sums {
+            growth_by.entry(SUBJECT_IDS[subj].to_string()).or_default().insert(
+                grade,
+                TrueMean {
+                    n,
+                    mean_dfs: sum / n as f64,
+                },
+            );
+        }
+        true_growth.insert(year_label, growth_by);
+    }
+    District {
+        schools,
+        years,
+        students: rows,
+        scores,
+        items,
+        survey,
+        enrolled_first_year: n_students,
+        true_means,
+        true_growth,
+    }
+}
+
+/// Move everyone a year on: grade 12 graduates, some leave, new students arrive, some move
+/// schools, English learners reclassify, and true DFS drifts by each student's growth.
+fn advance_year(g: &mut Generator<'_>, students: &mut Vec<Student>, tk_cohort: usize, target: usize) {
+    let schools = g.schools;
+    let mut next = Vec::with_capacity(students.len());
+    for mut st in students.drain(..) {
+        if st.grade + 1 >= GRADES.len() || g.rng.random::<f64>() < TURNOVER {
+            continue;
+        }
+        let old_level = level_of(st.grade);
+        st.grade += 1;
+        if level_of(st.grade) != old_level || g.rng.random::<f64>() < MOVERS {
+            st.school = g.school_for(st.grade);
+        }
+        if st.el == "EL" && st.grade >= 4 && g.rng.random::<f64>() < 0.12 {
+            st.el = "RFEP";
+        }
+        let pattern = schools[st.school].pattern;
+        for subj in 0..2 {
+            let shift = match (pattern, st.el == "EL") {
+                (Some(Pattern::Closing), true) => PLANTED_SHIFT,
+                (Some(Pattern::Widening), true) => -PLANTED_SHIFT,
+                (Some(Pattern::ClosingByDecline), false) => -PLANTED_SHIFT,
+                _ => 0.0,
+            };
+            st.dfs[subj] += shift + g.normal.sample(&mut g.rng) * GROWTH_SD;
+        }
+        next.push(st);
+    }
+    for _ in 0..tk_cohort {
+        let st = g.new_student(0);
+        next.push(st);
+    }
+    let grade_w: Vec<(usize, f64)> = (1..GRADES.len()).map(|i| (i, 1.0)).collect();
+    while next.len() < target {
+        let grade = *pick(&mut g.rng, &grade_w);
+        let st = g.new_student(grade);
+        next.push(st);
+    }
+    *students = next;
+}
+
+fn make_items() -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut n = 0;
+    for (construct, label, rtype, count, reversed, _) in CONSTRUCTS {
+        for k in 0..count {
+            n += 1;
+            let prefix = match rtype {
+                "student" => "S",
+                "staff" => "T",
+                _ => "P",
+            };
+            items.push(Item {
+                id: format!("{prefix}{n:02}"),
+                construct,
+                respondent_type: rtype,
+                reversed: reversed == Some(k),
+                text: format!("{label}: statement {}{}", k + 1, if reversed == Some(k) { " (reversed)" } else { "" }),
+            });
+        }
+    }
+    items
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn answer(rng: &mut ChaCha8Rng, favorable: bool, reversed: bool) -> i32 {
+    // Scale 1–5, favorable at 4 or more; reversed items are favorable at 2 or less.
+    let v = if favorable {
+        4 + i32::from(rng.random::<bool>())
+    } else {
+        rng.random_range(1..=3)
+    };
+    if reversed { 6 - v } else { v }
+}
+
+fn survey_answers(
+    g: &mut Generator<'_>,
+    st: &Student,
+    school: &School,
+    year: i32,
+    items: &[Item],
+    out: &mut Vec<SurveyRow>,
+) {
+    // Students in grades 3–12 take the spring climate survey; about 80% respond.
+    if st.grade < 4 || g.rng.random::<f64>() >= 0.8 {
+        return;
+    }
+    for (construct, _, rtype, _, _, base) in CONSTRUCTS {
+        if rtype != "student" {
+            continue;
+        }
+        let mut logit = base + school.climate + st.warmth;
+        if construct == "sense_of_belonging" {
+            if st.el == "EL" {
+                logit += BELONGING_EFFECT_EL;
+            }
+            if st.race == "AA" {
+                logit += BELONGING_EFFECT_AA;
+            }
+        }
+        let p = sigmoid(logit);
+        for item in items.iter().filter(|i| i.construct == construct) {
+            let fav = g.rng.random::<f64>() < p;
+            out.push(SurveyRow {
+                respondent_id: st.id.clone(),
+                respondent_type: "student",
+                school_id: school.id.clone(),
+                year,
+                window: "spring",
+                item_id: item.id.clone(),
+                response: answer(&mut g.rng, fav, item.reversed),
+            });
+        }
+    }
+}
+
+fn staff_and_parent_surveys(
+    g: &mut Generator<'_>,
+    schools: &[School],
+    students: &[Student],
+    year: i32,
+    items: &[Item],
+    out: &mut Vec<SurveyRow>,
+) {
+    let mut enrolment = vec![0usize; schools.len()];
+    for st in students {
+        enrolment[st.school] += 1;
+    }
+    for (si, school) in schools.iter().enumerate() {
+        let n_staff = 20 + enrolment[si] / 25;
+        for k in 0..n_staff {
+            if g.rng.random::<f64>() >= 0.85 {
+                continue;
+            }
+            let warmth = g.normal.sample(&mut g.rng) * 0.6;
+            for (construct, _, rtype, _, _, base) in CONSTRUCTS {
+                if rtype != "staff" {
+                    continue;
+                }
+                let p = sigmoid(base + school.climate + warmth);
+                for item in items.iter().filter(|i| i.construct == construct) {
+                    let fav = g.rng.random::<f64>() < p;
+                    out.push(SurveyRow {
+                        respondent_id: format!("T{}-{k:03}", school.id),
+                        respondent_type: "staff",
+                        school_id: school.id.clone(),
+                        year,
+                        window: "spring",
+                        item_id: item.id.clone(),
+                        response: answer(&mut g.rng, fav, item.reversed),
+                    });
+                }
+            }
+        }
+    }
+    for st in students {
+        if g.rng.random::<f64>() >= 0.2 {
+            continue;
+        }
+        let school = &schools[st.school];
+        let warmth = g.normal.sample(&mut g.rng) * 0.6;
+        for (construct, _, rtype, _, _, base) in CONSTRUCTS {
+            if rtype != "parent" {
+                continue;
+            }
+            let p = sigmoid(base + school.climate + warmth);
+            for item in items.iter().filter(|i| i.construct == construct) {
+                let fav = g.rng.random::<f64>() < p;
+                out.push(SurveyRow {
+                    respondent_id: format!("P{}", st.id),
+                    respondent_type: "parent",
+                    school_id: school.id.clone(),
+                    year,
+                    window: "spring",
+                    item_id: item.id.clone(),
+                    response: answer(&mut g.rng, fav, item.reversed),
+                });
+            }
+        }
+    }
+}

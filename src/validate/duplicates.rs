@@ -1,0 +1,58 @@
+//! Duplicates among valid rows. Assessments keep the later test date (a missing date is the
+//! earliest), then the higher score, then the first row in the file. Every other table keeps
+//! the later row in the file (the district's latest word on a student, school or item).
+
+use crate::canonical::Table;
+use crate::ingest::SEQ_COL;
+use polars::prelude::*;
+
+/// Split valid rows into (kept, superseded); superseded holds only the row order column.
+pub fn resolve(table: Table, rows: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
+    let key: Vec<Expr> = table.unique_key().iter().map(|c| col(*c)).collect();
+    let (order, descending, nulls_last): (Vec<Expr>, Vec<bool>, Vec<bool>) = match table {
+        Table::Assessments => (
+            vec![col("test_date"), col("scale_score"), col(SEQ_COL)],
+            vec![true, true, false],
+            vec![true, true, true],
+        ),
+        _ => (vec![col(SEQ_COL)], vec![true], vec![true]),
+    };
+    let marked = rows
+        .lazy()
+        .sort_by_exprs(
+            order,
+            SortMultipleOptions::default()
+                .with_order_descending_multi(descending)
+                .with_nulls_last_multi(nulls_last)
+                .with_maintain_order(true),
+        )
+        .with_column(as_struct(key.clone()).is_first_distinct().alias("__keep"))
+        .collect()?;
+    let kept = marked
+        .clone()
+        .lazy()
+        .filter(col("__keep"))
+        .drop(by_name(["__keep"], true, false))
+        .sort_by_exprs(
+            key.into_iter().chain([col(SEQ_COL)]).collect::<Vec<_>>(),
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+    let superseded = marked
+        .lazy()
+        .filter(col("__keep").not())
+        .select([col(SEQ_COL)])
+        .collect()?;
+    Ok((kept, superseded))
+}
+
+/// Why a superseded row lost, for the quarantine's detail column.
+pub fn detail(table: Table) -> String {
+    let key = table.unique_key().join(", ");
+    match table {
+        Table::Assessments => format!(
+            "another valid row has the same {key}; kept the later test date, then the higher score, then the first in the file"
+        ),
+        _ => format!("a later row in the file has the same {key} and was kept"),
+    }
+}

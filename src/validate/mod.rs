@@ -1,0 +1,456 @@
+//! Validate: type every column, check every row, and split each table into accepted rows and
+//! quarantined rows. The first failing reason wins, in the order missing_required, bad_type,
+//! unknown_code, out_of_range; only valid rows then compete as duplicates. Every quarantined
+//! row keeps its source file, line and raw values, and for every table
+//! rows read = rows accepted + rows quarantined.
+
+mod duplicates;
+mod quarantine;
+pub mod rules;
+
+pub use quarantine::QUARANTINE_COLUMNS;
+pub use rules::Reason;
+
+use crate::canonical::Table;
+use crate::ingest::{RawTable, SEQ_COL};
+use crate::pipeline::Plan;
+use polars::prelude::*;
+use rules::{Check, column_rules, first_failure, typed};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The typed, accepted tables, the quarantine, and the counts behind the quality report.
+pub struct Validated {
+    pub tables: BTreeMap<Table, DataFrame>,
+    pub quarantine: DataFrame,
+    pub quality: Quality,
+}
+
+impl Validated {
+    pub fn table(&self, t: Table) -> Option<&DataFrame> {
+        self.tables.get(&t)
+    }
+}
+
+/// Row counts per table and reason.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Quality {
+    pub tables: Vec<TableQuality>,
+    /// Distinct (student, school year) pairs with scores but no accepted students row.
+    pub students_without_demographics: usize,
+    /// Assessment rows whose student has no accepted students row for that year.
+    pub scores_without_demographics: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TableQuality {
+    pub table: String,
+    pub read: usize,
+    pub accepted: usize,
+    pub quarantined: usize,
+    /// Reason code -> rows, in reason order, reasons with no rows left out.
+    pub by_reason: BTreeMap<String, usize>,
+}
+
+impl TableQuality {
+    pub fn quarantined_pct(&self) -> f64 {
+        if self.read == 0 {
+            0.0
+        } else {
+            100.0 * self.quarantined as f64 / self.read as f64
+        }
+    }
+}
+
+/// Validate every raw table. Tables are checked in dependency order: schools before the
+/// tables that name a school, survey items before responses.
+pub fn validate(raw: Vec<RawTable>, plan: &Plan) -> PolarsResult<Validated> {
+    let mut raw: BTreeMap<Table, RawTable> = raw.into_iter().map(|r| (r.table, r)).collect();
+    let mut tables = BTreeMap::new();
+    let mut quarantines = Vec::new();
+    let mut quality = Vec::new();
+    for table in Table::ALL {
+        let Some(r) = raw.remove(&table) else {
+            continue;
+        };
+        let extra = cross_table_checks(table, &tables, plan)?;
+        let (accepted, quarantined) = check_table(&r, plan, extra)?;
+        let read = r.frame.height();
+        let mut by_reason = BTreeMap::new();
+        if quarantined.height() > 0 {
+            let counts = quarantined
+                .column("reason")?
+                .as_materialized_series()
+                .value_counts(false, false, "n".into(), false)?;
+            let reasons = counts.column("reason")?.str()?.clone();
+            let ns = counts.column("n")?.cast(&DataType::UInt64)?;
+            for (reason, n) in reasons.into_iter().zip(ns.u64()?.into_iter()) {
+                if let (Some(reason), Some(n)) = (reason, n) {
+                    by_reason.insert(reason.to_string(), n as usize);
+                }
+            }
+        }
+        let q = TableQuality {
+            table: table.name().to_string(),
+            read,
+            accepted: accepted.height(),
+            quarantined: quarantined.height(),
+            by_reason,
+        };
+        assert_eq!(
+            q.read,
+            q.accepted + q.quarantined,
+            "rows read = accepted + quarantined for {table}"
+        );
+        quality.push(q);
+        quarantines.push(quarantined);
+        tables.insert(table, accepted);
+    }
+    let (students_without_demographics, scores_without_demographics) = no_demographics(&tables)?;
+    let quarantine = quarantine::assemble(quarantines)?;
+    Ok(Validated {
+        tables,
+        quarantine,
+        quality: Quality {
+            tables: quality,
+            students_without_demographics,
+            scores_without_demographics,
+        },
+    })
+}
+
+/// Check one table: (accepted typed rows, quarantined rows).
+fn check_table(
+    r: &RawTable,
+    plan: &Plan,
+    extra: ExtraChecks,
+) -> PolarsResult<(DataFrame, DataFrame)> {
+    let table = r.table;
+    let input = plan.input(table).expect("raw tables come from plan inputs");
+    let mut typed_exprs = Vec::new();
+    let mut checks: Vec<Check> = Vec::new();
+    for def in table.columns() {
+        let (t, cs) = column_rules(def, input.vendor_name(def.name), &r.frame, plan)?;
+        typed_exprs.push(t.alias(typed(def.name)));
+        checks.extend(cs);
+    }
+    let mut lf = r.frame.clone().lazy().with_columns(typed_exprs);
+    for (frame, on) in extra.joins {
+        let on: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
+        lf = lf.join(
+            frame.lazy(),
+            on.clone(),
+            on,
+            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+        );
+    }
+    checks.extend(extra.checks);
+    let (reason, column, detail) = first_failure(checks);
+    let checked = lf
+        .with_columns([
+            reason.alias("reason"),
+            column.alias("column"),
+            detail.alias("detail"),
+        ])
+        .collect()?;
+
+    let accepted_rows = checked
+        .clone()
+        .lazy()
+        .filter(col("reason").is_null())
+        .select(
+            table
+                .columns()
+                .iter()
+                .map(|c| col(typed(c.name)).alias(c.name))
+                .chain([col(SEQ_COL)])
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    let (accepted, superseded) = duplicates::resolve(table, accepted_rows)?;
+    let invalid = checked.lazy().filter(col("reason").is_not_null()).collect()?;
+    let superseded_raw = r
+        .frame
+        .clone()
+        .lazy()
+        .join(
+            superseded.lazy(),
+            [col(SEQ_COL)],
+            [col(SEQ_COL)],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .with_columns([
+            lit(Reason::DuplicateSuperseded.code()).alias("reason"),
+            lit(NULL).cast(DataType::String).alias("column"),
+            lit(duplicates::detail(table)).alias("detail"),
+        ])
+        .collect()?;
+    let quarantined = quarantine::rows(input, table, [invalid, superseded_raw])?;
+    let accepted = accepted.drop(SEQ_COL)?;
+    Ok((accepted, quarantined))
+}
+
+/// Checks that need another table (school ids, item scales) or the assessments registry.
+struct ExtraChecks {
+    /// Lookup frames left-joined onto the typed columns before the checks run.
+    joins: Vec<(DataFrame, Vec<String>)>,
+    checks: Vec<Check>,
+}
+
+fn cross_table_checks(
+    table: Table,
+    done: &BTreeMap<Table, DataFrame>,
+    plan: &Plan,
+) -> PolarsResult<ExtraChecks> {
+    let mut extra = ExtraChecks {
+        joins: Vec::new(),
+        checks: Vec::new(),
+    };
+    if matches!(
+        table,
+        Table::Students | Table::Assessments | Table::SurveyResponses
+    ) && let Some(schools) = done.get(&Table::Schools)
+    {
+        let ids = schools.column("school_id")?.as_materialized_series().clone();
+        let t = col(typed("school_id"));
+        extra.checks.push(Check {
+            reason: Reason::UnknownCode,
+            column: "school_id",
+            failed: t.clone().is_not_null().and(t.clone().is_in(lit(ids).implode(), false).not()),
+            detail: concat_str(
+                [lit("school `"), t, lit("` is not in the schools extract")],
+                "",
+                false,
+            ),
+        });
+    }
+    match table {
+        Table::Assessments => assessment_checks(plan, &mut extra)?,
+        Table::SurveyItems => {
+            let (lo, hi, fav) = (
+                col(typed("scale_min")),
+                col(typed("scale_max")),
+                col(typed("favorable_min")),
+            );
+            extra.checks.push(Check {
+                reason: Reason::OutOfRange,
+                column: "scale_max",
+                failed: hi.clone().lt_eq(lo.clone()),
+                detail: lit("scale_max must be greater than scale_min"),
+            });
+            extra.checks.push(Check {
+                reason: Reason::OutOfRange,
+                column: "favorable_min",
+                failed: fav.clone().lt(lo).or(fav.gt(hi)),
+                detail: lit("favorable_min must lie within the item's scale"),
+            });
+        }
+        Table::SurveyResponses => {
+            let items = done.get(&Table::SurveyItems).cloned().unwrap_or_default();
+            let lookup = if items.height() > 0 {
+                items
+                    .lazy()
+                    .select([
+                        col("item_id").alias(typed("item_id")),
+                        col("respondent_type").alias("__item_type"),
+                        col("scale_min").alias("__min"),
+                        col("scale_max").alias("__max"),
+                    ])
+                    .collect()?
+            } else {
+                df![
+                    typed("item_id") => Vec::<String>::new(),
+                    "__item_type" => Vec::<String>::new(),
+                    "__min" => Vec::<i32>::new(),
+                    "__max" => Vec::<i32>::new(),
+                ]?
+            };
+            extra.joins.push((lookup, vec![typed("item_id")]));
+            let item = col(typed("item_id"));
+            extra.checks.push(Check {
+                reason: Reason::UnknownCode,
+                column: "item_id",
+                failed: item.clone().is_not_null().and(col("__item_type").is_null()),
+                detail: concat_str(
+                    [lit("item `"), item.clone(), lit("` is not in the survey items")],
+                    "",
+                    false,
+                ),
+            });
+            extra.checks.push(Check {
+                reason: Reason::UnknownCode,
+                column: "item_id",
+                failed: col("__item_type").neq(col(typed("respondent_type"))),
+                detail: concat_str(
+                    [
+                        lit("item `"),
+                        item,
+                        lit("` belongs to the "),
+                        col("__item_type"),
+                        lit(" survey, not the "),
+                        col(typed("respondent_type")),
+                        lit(" survey"),
+                    ],
+                    "",
+                    false,
+                ),
+            });
+            let r = col(typed("response"));
+            extra.checks.push(Check {
+                reason: Reason::OutOfRange,
+                column: "response",
+                failed: r.clone().lt(col("__min")).or(r.clone().gt(col("__max"))),
+                detail: concat_str(
+                    [
+                        lit("response "),
+                        r.cast(DataType::String),
+                        lit(" is outside the item's scale "),
+                        col("__min").cast(DataType::String),
+                        lit("–"),
+                        col("__max").cast(DataType::String),
+                    ],
+                    "",
+                    false,
+                ),
+            });
+        }
+        _ => {}
+    }
+    Ok(extra)
+}
+
+/// Assessments: the window must be one the assessment is given in, the subject one its scale
+/// has, the grade one with cut scores, and the score within the obtainable range.
+fn assessment_checks(plan: &Plan, extra: &mut ExtraChecks) -> PolarsResult<()> {
+    let (mut a, mut s, mut g, mut lo, mut hi) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut aw_a, mut aw_w) = (vec![], vec![]);
+    let (mut as_a, mut as_s) = (vec![], vec![]);
+    for assessment in plan.assessments.values() {
+        for w in &assessment.windows {
+            aw_a.push(assessment.id.clone());
+            aw_w.push(w.clone());
+        }
+        let Some(scale) = plan.scales.get(&assessment.scale) else {
+            continue;
+        };
+        for (subject, grades) in &scale.cuts {
+            as_a.push(assessment.id.clone());
+            as_s.push(subject.clone());
+            for (grade, cuts) in grades {
+                a.push(assessment.id.clone());
+                s.push(subject.clone());
+                g.push(*grade);
+                lo.push(cuts.lowest);
+                hi.push(cuts.highest);
+            }
+        }
+    }
+    let (ta, ts, tg, tw) = (
+        typed("assessment"),
+        typed("subject"),
+        typed("grade"),
+        typed("window"),
+    );
+    let n_aw = aw_a.len();
+    extra.joins.push((
+        df![ta.as_str() => aw_a, tw.as_str() => aw_w, "__given" => vec![true; n_aw]]?,
+        vec![ta.clone(), tw.clone()],
+    ));
+    let n_as = as_a.len();
+    extra.joins.push((
+        df![ta.as_str() => as_a, ts.as_str() => as_s, "__on_scale" => vec![true; n_as]]?,
+        vec![ta.clone(), ts.clone()],
+    ));
+    extra.joins.push((
+        df![ta.as_str() => a, ts.as_str() => s, tg.as_str() => g, "__lowest" => lo, "__highest" => hi]?,
+        vec![ta.clone(), ts.clone(), tg.clone()],
+    ));
+    let both = |x: &str, y: &str| col(x).is_not_null().and(col(y).is_not_null());
+    extra.checks.push(Check {
+        reason: Reason::UnknownCode,
+        column: "window",
+        failed: both(&ta, &tw).and(col("__given").is_null()),
+        detail: concat_str(
+            [col(ta.as_str()), lit(" is not given in the "), col(tw.as_str()), lit(" window")],
+            "",
+            false,
+        ),
+    });
+    extra.checks.push(Check {
+        reason: Reason::UnknownCode,
+        column: "subject",
+        failed: both(&ta, &ts).and(col("__on_scale").is_null()),
+        detail: concat_str(
+            [lit("subject "), col(ts.as_str()), lit(" is not on the scale of "), col(ta.as_str())],
+            "",
+            false,
+        ),
+    });
+    extra.checks.push(Check {
+        reason: Reason::OutOfRange,
+        column: "grade",
+        failed: both(&ta, &ts)
+            .and(col("__on_scale").is_not_null())
+            .and(col(tg.as_str()).is_not_null())
+            .and(col("__lowest").is_null()),
+        detail: concat_str(
+            [
+                lit("grade "),
+                col(tg.as_str()).cast(DataType::String),
+                lit(" has no cut scores for "),
+                col(ts.as_str()),
+                lit(" on the scale of "),
+                col(ta.as_str()),
+            ],
+            "",
+            false,
+        ),
+    });
+    let score = col(typed("scale_score"));
+    extra.checks.push(Check {
+        reason: Reason::OutOfRange,
+        column: "scale_score",
+        failed: score.clone().lt(col("__lowest")).or(score.clone().gt(col("__highest"))),
+        detail: concat_str(
+            [
+                lit("score "),
+                score.cast(DataType::String),
+                lit(" is outside the obtainable range "),
+                col("__lowest").cast(DataType::String),
+                lit("–"),
+                col("__highest").cast(DataType::String),
+                lit(" for "),
+                col(ts.as_str()),
+                lit(" grade "),
+                col(tg.as_str()).cast(DataType::String),
+            ],
+            "",
+            false,
+        ),
+    });
+    Ok(())
+}
+
+/// Students with scores but no students row for that school year.
+fn no_demographics(tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<(usize, usize)> {
+    let (Some(scores), Some(students)) = (
+        tables.get(&Table::Assessments),
+        tables.get(&Table::Students),
+    ) else {
+        return Ok((0, 0));
+    };
+    let key = [col("student_id"), col("school_year")];
+    let orphans = scores
+        .clone()
+        .lazy()
+        .select(key.clone())
+        .join(
+            students.clone().lazy().select(key.clone()),
+            key.clone(),
+            key.clone(),
+            JoinArgs::new(JoinType::Anti),
+        )
+        .collect()?;
+    let distinct = orphans.unique_stable(None, UniqueKeepStrategy::First, None)?.height();
+    Ok((distinct, orphans.height()))
+}

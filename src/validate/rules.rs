@@ -1,0 +1,276 @@
+//! Row rules: how each canonical column is typed and which checks it must pass. A check is a
+//! reason code, the column it blames, a condition that is true for failing rows, and a detail
+//! expression explaining the failure. Code columns are mapped by looking up each distinct raw
+//! value once (codebook first, then the canonical list in any letter case).
+
+use crate::canonical::{CodeList, Column as ColumnDef, Kind, SchoolYear, canonical_code};
+use crate::pipeline::plan::{Plan, grade_number};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+
+/// Reason codes, in the order in which the first failing one wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    MissingRequired,
+    BadType,
+    UnknownCode,
+    OutOfRange,
+    DuplicateSuperseded,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Reason::MissingRequired,
+        Reason::BadType,
+        Reason::UnknownCode,
+        Reason::OutOfRange,
+        Reason::DuplicateSuperseded,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::MissingRequired => "missing_required",
+            Reason::BadType => "bad_type",
+            Reason::UnknownCode => "unknown_code",
+            Reason::OutOfRange => "out_of_range",
+            Reason::DuplicateSuperseded => "duplicate_superseded",
+        }
+    }
+}
+
+/// A failing condition on a row.
+pub struct Check {
+    pub reason: Reason,
+    pub column: &'static str,
+    pub failed: Expr,
+    pub detail: Expr,
+}
+
+/// Name of the typed version of a canonical column while rows are checked.
+pub fn typed(name: &str) -> String {
+    format!("__t_{name}")
+}
+
+/// The typed expression of a column and the checks its raw values must pass.
+pub fn column_rules(
+    def: &ColumnDef,
+    vendor: &str,
+    frame: &DataFrame,
+    plan: &Plan,
+) -> PolarsResult<(Expr, Vec<Check>)> {
+    let raw = col(def.name);
+    let mut checks = Vec::new();
+    let q = |s: &str| format!("`{vendor}` {s}");
+    if def.required {
+        checks.push(Check {
+            reason: Reason::MissingRequired,
+            column: def.name,
+            failed: raw.clone().is_null(),
+            detail: lit(q("is blank")),
+        });
+    }
+    let value_detail = |what: &str| {
+        concat_str(
+            [lit(format!("`{vendor}` value `")), raw.clone(), lit(format!("` {what}"))],
+            "",
+            false,
+        )
+    };
+    let typed_expr = match def.kind {
+        Kind::Id | Kind::Text => raw.clone(),
+        Kind::Integer => {
+            let f = raw.clone().cast(DataType::Float64);
+            let whole = f.clone().eq(f.clone().floor())
+                .and(f.clone().abs().lt_eq(lit(i32::MAX as f64)));
+            checks.push(Check {
+                reason: Reason::BadType,
+                column: def.name,
+                failed: raw.clone().is_not_null().and(whole.clone().fill_null(lit(false)).not()),
+                detail: value_detail("is not a whole number"),
+            });
+            when(whole).then(f.cast(DataType::Int32)).otherwise(lit(NULL).cast(DataType::Int32))
+        }
+        Kind::Date => {
+            let parsed: Vec<Expr> = plan
+                .validation
+                .date_formats
+                .iter()
+                .map(|fmt| {
+                    raw.clone().str().to_date(StrptimeOptions {
+                        format: Some(fmt.as_str().into()),
+                        strict: false,
+                        exact: true,
+                        cache: true,
+                    })
+                })
+                .collect();
+            let date = coalesce(&parsed);
+            checks.push(Check {
+                reason: Reason::BadType,
+                column: def.name,
+                failed: raw.clone().is_not_null().and(date.clone().is_null()),
+                detail: value_detail(&format!(
+                    "is not a date in a known format ({})",
+                    plan.validation.date_formats.join(", ")
+                )),
+            });
+            date
+        }
+        Kind::SchoolYear => {
+            let mapping = map_distinct(frame, def.name, |v| match SchoolYear::parse(v) {
+                Some(y) => Mapped::Ok(y.to_string()),
+                None => Mapped::BadType,
+            })?;
+            let (typed_expr, status) = mapping.exprs(def.name);
+            checks.push(Check {
+                reason: Reason::BadType,
+                column: def.name,
+                failed: status.eq(lit("bad_type")).fill_null(lit(false)),
+                detail: value_detail("is not a school year like 2024-25"),
+            });
+            typed_expr
+        }
+        Kind::Code(list) => {
+            let members = plan.code_members(list);
+            let book = plan.codebook.get(def.name);
+            let mapping = map_distinct(frame, def.name, |v| classify_code(list, &members, book, v))?;
+            let (mapped, status) = mapping.exprs(def.name);
+            checks.push(Check {
+                reason: Reason::UnknownCode,
+                column: def.name,
+                failed: status.clone().eq(lit("unknown_code")).fill_null(lit(false)),
+                detail: value_detail(&format!(
+                    "is not a known {} code{}",
+                    def.name,
+                    if members.len() <= 14 {
+                        format!(" ({})", members.join(", "))
+                    } else {
+                        String::new()
+                    }
+                )),
+            });
+            checks.push(Check {
+                reason: Reason::OutOfRange,
+                column: def.name,
+                failed: status.eq(lit("out_of_range")).fill_null(lit(false)),
+                detail: value_detail("is outside the grades TK, K, 1–12"),
+            });
+            if list == CodeList::YesNo {
+                mapped.eq(lit("Y"))
+            } else {
+                mapped
+            }
+        }
+    };
+    Ok((typed_expr, checks))
+}
+
+enum Mapped {
+    Ok(String),
+    BadType,
+    UnknownCode,
+    OutOfRange,
+}
+
+fn classify_code(
+    list: CodeList,
+    members: &[String],
+    book: Option<&BTreeMap<String, String>>,
+    raw: &str,
+) -> Mapped {
+    let value = book
+        .and_then(|b| b.get(raw).or_else(|| b.iter().find(|(k, _)| k.eq_ignore_ascii_case(raw)).map(|(_, v)| v)))
+        .map_or(raw, String::as_str);
+    if let Some(m) = members.iter().find(|m| m.eq_ignore_ascii_case(value.trim())) {
+        return Mapped::Ok(m.clone());
+    }
+    match list {
+        CodeList::StudentGrade => match value.trim().parse::<i64>() {
+            Ok(_) if grade_number(value).is_some() => {
+                Mapped::Ok(grade_number(value).unwrap_or_default().to_string())
+            }
+            Ok(_) => Mapped::OutOfRange,
+            Err(_) => Mapped::UnknownCode,
+        },
+        CodeList::YesNo => {
+            const YES: &[&str] = &["yes", "true", "t", "1"];
+            const NO: &[&str] = &["no", "false", "f", "0"];
+            if canonical_code(YES, value).is_some() {
+                Mapped::Ok("Y".into())
+            } else if canonical_code(NO, value).is_some() {
+                Mapped::Ok("N".into())
+            } else {
+                Mapped::UnknownCode
+            }
+        }
+        _ => Mapped::UnknownCode,
+    }
+}
+
+/// Canonical value and status for each distinct raw value of a column.
+struct Mapping {
+    raw: Vec<String>,
+    canonical: Vec<Option<String>>,
+    status: Vec<&'static str>,
+}
+
+impl Mapping {
+    /// (typed value, status) expressions; status is null for blanks.
+    fn exprs(self, name: &str) -> (Expr, Expr) {
+        let raw = Series::new("raw".into(), self.raw);
+        let canon = Series::new("canonical".into(), self.canonical);
+        let status = Series::new("status".into(), self.status);
+        let typed_expr = col(name).replace_strict(
+            lit(raw.clone()),
+            lit(canon),
+            Some(lit(NULL).cast(DataType::String)),
+            Some(DataType::String),
+        );
+        let status_expr = col(name).replace_strict(
+            lit(raw),
+            lit(status),
+            Some(lit(NULL).cast(DataType::String)),
+            Some(DataType::String),
+        );
+        (typed_expr, status_expr)
+    }
+}
+
+fn map_distinct(
+    frame: &DataFrame,
+    name: &str,
+    classify: impl Fn(&str) -> Mapped,
+) -> PolarsResult<Mapping> {
+    let distinct = frame.column(name)?.unique()?;
+    let mut m = Mapping {
+        raw: Vec::new(),
+        canonical: Vec::new(),
+        status: Vec::new(),
+    };
+    for v in distinct.str()?.into_iter().flatten() {
+        let (canonical, status) = match classify(v) {
+            Mapped::Ok(c) => (Some(c), "ok"),
+            Mapped::BadType => (None, "bad_type"),
+            Mapped::UnknownCode => (None, "unknown_code"),
+            Mapped::OutOfRange => (None, "out_of_range"),
+        };
+        m.raw.push(v.to_string());
+        m.canonical.push(canonical);
+        m.status.push(status);
+    }
+    Ok(m)
+}
+
+/// The reason, blamed column and detail of the first failing check, in reason order and then
+/// in the order the checks were given.
+pub fn first_failure(mut checks: Vec<Check>) -> (Expr, Expr, Expr) {
+    checks.sort_by_key(|c| c.reason);
+    let null_str = || lit(NULL).cast(DataType::String);
+    let (mut reason, mut column, mut detail) = (null_str(), null_str(), null_str());
+    for c in checks.into_iter().rev() {
+        let cond = c.failed.fill_null(lit(false));
+        reason = when(cond.clone()).then(lit(c.reason.code())).otherwise(reason);
+        column = when(cond.clone()).then(lit(c.column)).otherwise(column);
+        detail = when(cond).then(c.detail).otherwise(detail);
+    }
+    (reason, column, detail)
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary. Files mirror the stages.
+
+mod util;
+
+mod ingest_formats;
+mod pipeline_definition;
+mod publishing;
+mod quarantine_reasons;
+mod sample_district;
+mod shipped_pipelines;

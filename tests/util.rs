@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests: running the binary, temporary districts, and
+//! running the library stages directly.
+
+use equity_gap::{ingest, pipeline, validate};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The built `equity-gap` binary.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_equity-gap"))
+}
+
+/// Run the binary in `dir` with `args`.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .env_remove("EQUITY_GAP_TEST_PAUSE_BEFORE_COMMIT_MS")
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The project's root folder.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary folder")
+}
+
+/// A pipeline head shared by small fixtures: three windows, one Smarter Balanced assessment
+/// `sbac` given in every window.
+pub const WINDOWS_AND_SCALES: &str = r#"
+[[windows]]
+id = "fall"
+share_of_year = 0.2
+
+[[windows]]
+id = "winter"
+share_of_year = 0.55
+
+[[windows]]
+id = "spring"
+share_of_year = 1.0
+
+[scales.sbac]
+preset = "smarter_balanced"
+
+[assessments.sbac]
+scale = "sbac"
+"#;
+
+/// Load a pipeline file, ingest and validate it with the library.
+pub fn validate_file(path: &Path) -> validate::Validated {
+    let plan = pipeline::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let raw = ingest::ingest(&plan).unwrap_or_else(|e| panic!("{e}"));
+    validate::validate(raw, &plan).expect("validation runs")
+}
