@@ -185,7 +185,7 @@ fn select_schools(
         .table(Table::Schools)
         .and_then(|s| s.column("school_id").ok())
         .and_then(|c| c.str().ok().cloned())
-        .map(|c| c.into_iter().flatten().map(str::to_string).collect())
+        .map(|c| c.iter().flatten().map(str::to_string).collect())
         .unwrap_or_default();
     let refs: Vec<&str> = known.iter().map(String::as_str).collect();
     for w in wanted {
@@ -214,7 +214,7 @@ fn write_tables(
                 let ids = Series::new("ids".into(), ids.clone());
                 df.clone()
                     .lazy()
-                    .filter(col("school_id").is_in(lit(ids).implode(), false))
+                    .filter(col("school_id").is_in(lit(ids).implode(false), false))
                     .collect()?
             }
             _ => df.clone(),

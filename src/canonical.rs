@@ -5,8 +5,70 @@
 
 use std::fmt;
 
+const fn c(name: &'static str, kind: Kind, required: bool) -> Column {
+    Column {
+        name,
+        kind,
+        required,
+    }
+}
+
+use Kind::{Date, Id, Integer, Text};
+
+const SCHOOLS: &[Column] = &[
+    c("school_id", Id, true),
+    c("school_name", Text, true),
+    c("level", Kind::Code(CodeList::Level), true),
+    c("supervisor", Text, true),
+    c("triad", Text, false),
+];
+const STUDENTS: &[Column] = &[
+    c("student_id", Id, true),
+    c("school_year", Kind::SchoolYear, true),
+    c("school_id", Id, true),
+    c("grade", Kind::Code(CodeList::StudentGrade), true),
+    c("gender", Kind::Code(CodeList::Gender), true),
+    c("race_ethnicity", Kind::Code(CodeList::RaceEthnicity), true),
+    c("el_status", Kind::Code(CodeList::ElStatus), true),
+    c("swd", Kind::Code(CodeList::YesNo), true),
+    c("sed", Kind::Code(CodeList::YesNo), true),
+    c("foster", Kind::Code(CodeList::YesNo), false),
+    c("homeless", Kind::Code(CodeList::YesNo), false),
+];
+const ASSESSMENTS: &[Column] = &[
+    c("student_id", Id, true),
+    c("school_year", Kind::SchoolYear, true),
+    c("window", Kind::Code(CodeList::Window), true),
+    c("assessment", Kind::Code(CodeList::Assessment), true),
+    c("subject", Kind::Code(CodeList::Subject), true),
+    c("grade", Integer, true),
+    c("scale_score", Integer, true),
+    c("school_id", Id, true),
+    c("test_date", Date, false),
+];
+const SURVEY_ITEMS: &[Column] = &[
+    c("item_id", Id, true),
+    c("construct", Kind::Code(CodeList::Construct), true),
+    c("respondent_type", Kind::Code(CodeList::RespondentType), true),
+    c("scale_min", Integer, true),
+    c("scale_max", Integer, true),
+    c("favorable_min", Integer, true),
+    c("reversed", Kind::Code(CodeList::YesNo), false),
+    c("text", Text, false),
+];
+const SURVEY_RESPONSES: &[Column] = &[
+    c("respondent_id", Id, true),
+    c("respondent_type", Kind::Code(CodeList::RespondentType), true),
+    c("school_id", Id, true),
+    c("school_year", Kind::SchoolYear, true),
+    c("window", Kind::Code(CodeList::Window), true),
+    c("item_id", Id, true),
+    c("response", Integer, true),
+];
+
 /// A canonical input table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Table {
     Schools,
     Students,
@@ -40,65 +102,12 @@ impl Table {
 
     /// The canonical columns of this table, in output order.
     pub fn columns(self) -> &'static [Column] {
-        use Kind::*;
-        const fn c(name: &'static str, kind: Kind, required: bool) -> Column {
-            Column {
-                name,
-                kind,
-                required,
-            }
-        }
         match self {
-            Table::Schools => &[
-                c("school_id", Id, true),
-                c("school_name", Text, true),
-                c("level", Code(CodeList::Level), true),
-                c("supervisor", Text, true),
-                c("triad", Text, false),
-            ],
-            Table::Students => &[
-                c("student_id", Id, true),
-                c("school_year", SchoolYear, true),
-                c("school_id", Id, true),
-                c("grade", Code(CodeList::StudentGrade), true),
-                c("gender", Code(CodeList::Gender), true),
-                c("race_ethnicity", Code(CodeList::RaceEthnicity), true),
-                c("el_status", Code(CodeList::ElStatus), true),
-                c("swd", Code(CodeList::YesNo), true),
-                c("sed", Code(CodeList::YesNo), true),
-                c("foster", Code(CodeList::YesNo), false),
-                c("homeless", Code(CodeList::YesNo), false),
-            ],
-            Table::Assessments => &[
-                c("student_id", Id, true),
-                c("school_year", SchoolYear, true),
-                c("window", Code(CodeList::Window), true),
-                c("assessment", Code(CodeList::Assessment), true),
-                c("subject", Code(CodeList::Subject), true),
-                c("grade", Integer, true),
-                c("scale_score", Integer, true),
-                c("school_id", Id, true),
-                c("test_date", Date, false),
-            ],
-            Table::SurveyItems => &[
-                c("item_id", Id, true),
-                c("construct", Code(CodeList::Construct), true),
-                c("respondent_type", Code(CodeList::RespondentType), true),
-                c("scale_min", Integer, true),
-                c("scale_max", Integer, true),
-                c("favorable_min", Integer, true),
-                c("reversed", Code(CodeList::YesNo), false),
-                c("text", Text, false),
-            ],
-            Table::SurveyResponses => &[
-                c("respondent_id", Id, true),
-                c("respondent_type", Code(CodeList::RespondentType), true),
-                c("school_id", Id, true),
-                c("school_year", SchoolYear, true),
-                c("window", Code(CodeList::Window), true),
-                c("item_id", Id, true),
-                c("response", Integer, true),
-            ],
+            Table::Schools => SCHOOLS,
+            Table::Students => STUDENTS,
+            Table::Assessments => ASSESSMENTS,
+            Table::SurveyItems => SURVEY_ITEMS,
+            Table::SurveyResponses => SURVEY_RESPONSES,
         }
     }
 

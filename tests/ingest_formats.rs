@@ -136,7 +136,7 @@ fn every_format_ingests_to_identical_tables() {
         .unwrap()
         .str()
         .unwrap()
-        .into_no_null_iter()
+        .iter().flatten()
         .collect();
     assert_eq!(
         names,

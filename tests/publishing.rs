@@ -190,10 +190,11 @@ fn schools_option_limits_what_is_published() {
     let o = run_in(dir.path(), &["run", "pipeline.toml", "--schools", "101"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.path().join(stdout(&o).trim());
+    use polars::prelude::SerReader;
     let students = polars::prelude::ParquetReader::new(fs::File::open(run.join("tables/students.parquet")).unwrap())
         .finish()
         .unwrap();
-    let schools: Vec<&str> = students.column("school_id").unwrap().str().unwrap().into_no_null_iter().collect();
+    let schools: Vec<&str> = students.column("school_id").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(schools, ["101"; 4]);
 
     let o = run_in(dir.path(), &["run", "pipeline.toml", "--schools", "102"]);

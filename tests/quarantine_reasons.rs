@@ -4,7 +4,6 @@
 use crate::util::*;
 use equity_gap::canonical::Table;
 use equity_gap::validate::Validated;
-use polars::prelude::*;
 use std::fs;
 
 const SCHOOLS: &str = "school_id,school_name,level,supervisor\n101,Alder Elementary,elementary,Ana Rivera\n";
@@ -250,7 +249,7 @@ fn survey_rows_are_checked_against_their_item() {
     );
     assert_eq!(counts(&v, Table::SurveyResponses), (6, 2, 4));
     let kept = v.table(Table::SurveyResponses).unwrap();
-    let responses: Vec<i32> = kept.column("response").unwrap().i32().unwrap().into_no_null_iter().collect();
+    let responses: Vec<i32> = kept.column("response").unwrap().i32().unwrap().iter().flatten().collect();
     assert_eq!(responses, [4, 5]);
 }
 
@@ -289,15 +288,15 @@ KN = "K"
     assert_eq!(v.quarantine.height(), 0, "{}", v.quarantine);
     let s = v.table(Table::Students).unwrap();
     let col_str = |c: &str| -> Vec<String> {
-        s.column(c).unwrap().str().unwrap().into_no_null_iter().map(str::to_string).collect()
+        s.column(c).unwrap().str().unwrap().iter().flatten().map(str::to_string).collect()
     };
     assert_eq!(col_str("school_year"), ["2024-25", "2024-25"]);
     assert_eq!(col_str("grade"), ["K", "5"]);
     assert_eq!(col_str("gender"), ["F", "M"]);
     assert_eq!(col_str("race_ethnicity"), ["HI", "WH"]);
     assert_eq!(col_str("el_status"), ["EL", "RFEP"]);
-    let swd: Vec<bool> = s.column("swd").unwrap().bool().unwrap().into_no_null_iter().collect();
-    let sed: Vec<bool> = s.column("sed").unwrap().bool().unwrap().into_no_null_iter().collect();
+    let swd: Vec<bool> = s.column("swd").unwrap().bool().unwrap().iter().flatten().collect();
+    let sed: Vec<bool> = s.column("sed").unwrap().bool().unwrap().iter().flatten().collect();
     assert_eq!((swd, sed), (vec![true, false], vec![true, false]));
     assert_eq!(s.column("foster").unwrap().null_count(), 2, "an absent optional column is null");
 }

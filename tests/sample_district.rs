@@ -106,7 +106,7 @@ fn clean_district_is_realistic_and_fully_valid() {
         )
         .collect()
         .unwrap();
-    let next: Vec<&str> = joined.column("grade_right").unwrap().str().unwrap().into_no_null_iter().collect();
+    let next: Vec<&str> = joined.column("grade_right").unwrap().str().unwrap().iter().flatten().collect();
     assert!(next.len() > 300, "most fourth graders return: {}", next.len());
     assert!(next.iter().all(|g| *g == "5"));
 
@@ -120,8 +120,8 @@ fn clean_district_is_realistic_and_fully_valid() {
         .sort(["window"], Default::default())
         .collect()
         .unwrap();
-    let windows: Vec<&str> = by.column("window").unwrap().str().unwrap().into_no_null_iter().collect();
-    let assessments: Vec<&str> = by.column("assessment").unwrap().str().unwrap().into_no_null_iter().collect();
+    let windows: Vec<&str> = by.column("window").unwrap().str().unwrap().iter().flatten().collect();
+    let assessments: Vec<&str> = by.column("assessment").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(windows, ["fall", "spring", "winter"]);
     assert_eq!(assessments, ["sbac_interim", "sbac_summative", "sbac_interim"]);
     let grades: Vec<i32> = scores
@@ -131,7 +131,7 @@ fn clean_district_is_realistic_and_fully_valid() {
         .unwrap()
         .i32()
         .unwrap()
-        .into_no_null_iter()
+        .iter().flatten()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();

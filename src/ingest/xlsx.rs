@@ -20,7 +20,8 @@ pub fn read(
         message,
     };
     let mut book: Xlsx<_> =
-        calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|e| malformed(e.to_string()))?;
+        calamine::open_workbook_from_rs(Cursor::new(bytes))
+            .map_err(|e: calamine::XlsxError| malformed(e.to_string()))?;
     let range = match &input.sheet {
         Some(name) => book.worksheet_range(name).map_err(|e| {
             malformed(format!(

@@ -434,7 +434,7 @@ pub fn resolve(
         }
     }
     let outputs = Outputs {
-        dir: spec.outputs.dir.as_ref().map(|d| dir.join(d)),
+        dir: spec.outputs.dir.as_ref().map(|d| normalize(&dir.join(d))),
         formats,
         quarantine_csv: spec.outputs.quarantine_csv.unwrap_or(true),
     };
@@ -966,7 +966,7 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
             c.push(format!("{key}.path"), "at least one path is needed");
             continue;
         }
-        let paths: Vec<PathBuf> = raw_paths.iter().map(|p| dir.join(p)).collect();
+        let paths: Vec<PathBuf> = raw_paths.iter().map(|p| normalize(&dir.join(p))).collect();
         let ext = paths[0]
             .extension()
             .and_then(|e| e.to_str())
@@ -1070,6 +1070,27 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
         });
     }
     out
+}
+
+/// `pipelines/../sample_data/x.csv` -> `sample_data/x.csv`, without touching the file system
+/// (so a path that does not exist yet still reads well in messages).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
 }
 
 fn capitalise(s: &str) -> String {

@@ -4,7 +4,6 @@
 //! and mistyped value rather than stopping at the first.
 
 use super::spec::Spec;
-use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -202,9 +201,13 @@ pub fn parse_spec(text: &str, collector: &mut Collector<'_>) -> Option<Spec> {
     None
 }
 
+/// The key path of `field` in the struct at `path`. serde_path_to_error already ends the path
+/// with an unknown field's name, but not with a missing one's.
 fn join(path: &str, field: &str) -> String {
     if path.is_empty() || path == "?" {
         field.to_string()
+    } else if path == field || path.ends_with(&format!(".{field}")) {
+        path.to_string()
     } else {
         format!("{path}.{field}")
     }
@@ -356,17 +359,23 @@ impl<'a> Locator<'a> {
                         Cur::Value(v) => v.as_inline_table().map(|t| t as &dyn TableLike),
                     };
                     table.and_then(|t| t.get_key_value(k)).map(|(key, value)| {
-                        span = key.span().or(span);
+                        if let Some(s) = key.span() {
+                            span = Some(s);
+                        }
                         Cur::Item(value)
                     })
                 }
                 (Seg::Index(i), Cur::Item(Item::ArrayOfTables(a))) => a.get(i).map(|t| {
-                    span = t.span().or(span);
+                    if let Some(s) = t.span() {
+                        span = Some(s);
+                    }
                     Cur::Table(t as &dyn TableLike)
                 }),
                 (Seg::Index(i), Cur::Item(Item::Value(Value::Array(a))))
                 | (Seg::Index(i), Cur::Value(Value::Array(a))) => a.get(i).map(|v| {
-                    span = v.span().or(span);
+                    if let Some(s) = v.span() {
+                        span = Some(s);
+                    }
                     Cur::Value(v)
                 }),
                 _ => None,

@@ -6,7 +6,6 @@
 use super::faults::Faults;
 use super::{District, Pattern, TrueMean, model};
 use crate::cli::SampleArgs;
-use anyhow::Context;
 use fs_err as fs;
 use polars::prelude::*;
 use serde::Serialize;
@@ -195,9 +194,9 @@ fn write_table(path: &Path, df: &mut DataFrame, csv: bool) -> anyhow::Result<()>
     } else {
         let file = fs::File::create(path)?;
         ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(Some(ZstdLevel::try_new(9)?)))
+            .with_compression(ParquetCompression::Zstd(None))
             .finish(df)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
         Ok(())
     }
 }
@@ -208,7 +207,7 @@ fn write_csv(path: &Path, df: &mut DataFrame, sep: u8) -> anyhow::Result<()> {
         .include_header(true)
         .with_separator(sep)
         .finish(df)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
     Ok(())
 }
 

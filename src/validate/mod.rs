@@ -79,12 +79,14 @@ pub fn validate(raw: Vec<RawTable>, plan: &Plan) -> PolarsResult<Validated> {
         let mut by_reason = BTreeMap::new();
         if quarantined.height() > 0 {
             let counts = quarantined
-                .column("reason")?
-                .as_materialized_series()
-                .value_counts(false, false, "n".into(), false)?;
+                .clone()
+                .lazy()
+                .group_by([col("reason")])
+                .agg([len().cast(DataType::UInt64).alias("n")])
+                .collect()?;
             let reasons = counts.column("reason")?.str()?.clone();
-            let ns = counts.column("n")?.cast(&DataType::UInt64)?;
-            for (reason, n) in reasons.into_iter().zip(ns.u64()?.into_iter()) {
+            let ns = counts.column("n")?.u64()?.clone();
+            for (reason, n) in reasons.iter().zip(ns.iter()) {
                 if let (Some(reason), Some(n)) = (reason, n) {
                     by_reason.insert(reason.to_string(), n as usize);
                 }
@@ -147,11 +149,7 @@ fn check_table(
     checks.extend(extra.checks);
     let (reason, column, detail) = first_failure(checks);
     let checked = lf
-        .with_columns([
-            reason.alias("reason"),
-            column.alias("column"),
-            detail.alias("detail"),
-        ])
+        .with_columns([reason.alias("reason"), column.alias("column")])
         .collect()?;
 
     let accepted_rows = checked
@@ -168,7 +166,11 @@ fn check_table(
         )
         .collect()?;
     let (accepted, superseded) = duplicates::resolve(table, accepted_rows)?;
-    let invalid = checked.lazy().filter(col("reason").is_not_null()).collect()?;
+    let invalid = checked
+        .lazy()
+        .filter(col("reason").is_not_null())
+        .with_column(detail.alias("detail"))
+        .collect()?;
     let superseded_raw = r
         .frame
         .clone()
@@ -216,7 +218,7 @@ fn cross_table_checks(
         extra.checks.push(Check {
             reason: Reason::UnknownCode,
             column: "school_id",
-            failed: t.clone().is_not_null().and(t.clone().is_in(lit(ids).implode(), false).not()),
+            failed: t.clone().is_not_null().and(t.clone().is_in(lit(ids).implode(false), false).not()),
             detail: concat_str(
                 [lit("school `"), t, lit("` is not in the schools extract")],
                 "",

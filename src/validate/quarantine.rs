@@ -31,9 +31,10 @@ pub fn rows<const N: usize>(
         }
         let raw = raw_json(input, table, &frame)?;
         let vendor_of: Vec<(String, String)> = input.columns.clone();
-        let blamed = frame.column("column")?.str()?.clone();
-        let blamed: Vec<Option<String>> = blamed
-            .into_iter()
+        let blamed: Vec<Option<String>> = frame
+            .column("column")?
+            .str()?
+            .iter()
             .map(|c| {
                 c.map(|c| {
                     vendor_of

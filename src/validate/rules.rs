@@ -246,7 +246,7 @@ fn map_distinct(
         canonical: Vec::new(),
         status: Vec::new(),
     };
-    for v in distinct.str()?.into_iter().flatten() {
+    for v in distinct.str()?.iter().flatten() {
         let (canonical, status) = match classify(v) {
             Mapped::Ok(c) => (Some(c), "ok"),
             Mapped::BadType => (None, "bad_type"),
@@ -261,7 +261,8 @@ fn map_distinct(
 }
 
 /// The reason, blamed column and detail of the first failing check, in reason order and then
-/// in the order the checks were given.
+/// in the order the checks were given. The detail builds text, so it is meant for the few
+/// rejected rows only.
 pub fn first_failure(mut checks: Vec<Check>) -> (Expr, Expr, Expr) {
     checks.sort_by_key(|c| c.reason);
     let null_str = || lit(NULL).cast(DataType::String);
