@@ -190,8 +190,8 @@ fn select_schools(
     let refs: Vec<&str> = known.iter().map(String::as_str).collect();
     for w in wanted {
         if !known.contains(w) {
-            let hint = pipeline::problems::did_you_mean(w, &refs)
-                .map(|g| format!("did you mean `{g}`?"));
+            let hint =
+                pipeline::problems::did_you_mean(w, &refs).map(|g| format!("did you mean `{g}`?"));
             return Err(Failure::new(
                 EXIT_USAGE,
                 anyhow::anyhow!("`--schools`: no school `{w}` in the schools extract"),
@@ -322,7 +322,7 @@ pub fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

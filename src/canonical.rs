@@ -49,7 +49,11 @@ const ASSESSMENTS: &[Column] = &[
 const SURVEY_ITEMS: &[Column] = &[
     c("item_id", Id, true),
     c("construct", Kind::Code(CodeList::Construct), true),
-    c("respondent_type", Kind::Code(CodeList::RespondentType), true),
+    c(
+        "respondent_type",
+        Kind::Code(CodeList::RespondentType),
+        true,
+    ),
     c("scale_min", Integer, true),
     c("scale_max", Integer, true),
     c("favorable_min", Integer, true),
@@ -58,7 +62,11 @@ const SURVEY_ITEMS: &[Column] = &[
 ];
 const SURVEY_RESPONSES: &[Column] = &[
     c("respondent_id", Id, true),
-    c("respondent_type", Kind::Code(CodeList::RespondentType), true),
+    c(
+        "respondent_type",
+        Kind::Code(CodeList::RespondentType),
+        true,
+    ),
     c("school_id", Id, true),
     c("school_year", Kind::SchoolYear, true),
     c("window", Kind::Code(CodeList::Window), true),

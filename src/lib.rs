@@ -7,19 +7,24 @@
 //! staging folder and renames it into place with a manifest. `app` calls them in that order;
 //! `sample` writes a synthetic district with planted effects for demos and tests.
 
+pub mod app;
 pub mod canonical;
-pub mod pipeline;
+pub mod cli;
 pub mod ingest;
-pub mod validate;
+pub mod pipeline;
 pub mod publish;
 pub mod sample;
-pub mod app;
-pub mod cli;
+pub mod validate;
 
 /// The user-facing text of a failure: `error:`, then `Caused by:` lines, then `hint:`.
 pub fn render_failure(failure: &app::Failure) -> String {
     let mut out = format!("error: {}", failure.error);
-    let causes: Vec<String> = failure.error.chain().skip(1).map(|c| c.to_string()).collect();
+    let causes: Vec<String> = failure
+        .error
+        .chain()
+        .skip(1)
+        .map(|c| c.to_string())
+        .collect();
     if !causes.is_empty() {
         out.push_str("\n\nCaused by:");
         for c in causes {

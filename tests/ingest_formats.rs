@@ -70,7 +70,7 @@ fn every_format_ingests_to_identical_tables() {
             pipeline(d, ext, setting);
         }
     };
-    let variants = vec![
+    let variants = [
         variant("comma", csv_variant(b',', "csv", "")),
         variant("tab", csv_variant(b'\t', "tsv", "")),
         variant("caret", csv_variant(b'^', "txt", "delimiter = \"^\"\n")),
@@ -136,7 +136,8 @@ fn every_format_ingests_to_identical_tables() {
         .unwrap()
         .str()
         .unwrap()
-        .iter().flatten()
+        .iter()
+        .flatten()
         .collect();
     assert_eq!(
         names,
@@ -149,7 +150,10 @@ fn every_format_ingests_to_identical_tables() {
     assert_eq!(schools.column("triad").unwrap().null_count(), 1);
     let scores = base.table(Table::Assessments).unwrap();
     assert_eq!(scores.height(), 9);
-    assert_eq!(scores.column("scale_score").unwrap().dtype(), &DataType::Int32);
+    assert_eq!(
+        scores.column("scale_score").unwrap().dtype(),
+        &DataType::Int32
+    );
     assert_eq!(scores.column("test_date").unwrap().dtype(), &DataType::Date);
     assert_eq!(scores.column("test_date").unwrap().null_count(), 1);
     let students = base.table(Table::Students).unwrap();

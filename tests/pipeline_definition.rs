@@ -113,7 +113,11 @@ fn missing_required_column() {
                     f.join(",") + "\n"
                 })
                 .collect();
-            fs::write(d.join("students.csv"), without.replace("race_ethnicity", "RaceEth")).unwrap();
+            fs::write(
+                d.join("students.csv"),
+                without.replace("race_ethnicity", "RaceEth"),
+            )
+            .unwrap();
         },
         &["run", "pipeline.toml"],
     );
@@ -140,7 +144,11 @@ fn undecodable_file() {
 
 #[test]
 fn not_toml_at_all() {
-    let (code, err) = run_with("name = \"x\"\n[inputs\n", |_| {}, &["check", "pipeline.toml"]);
+    let (code, err) = run_with(
+        "name = \"x\"\n[inputs\n",
+        |_| {},
+        &["check", "pipeline.toml"],
+    );
     assert_eq!(code, 2);
     assert!(err.contains("pipeline.toml:2:"), "{err}");
     assert!(err.contains("not valid TOML"), "{err}");
@@ -160,14 +168,22 @@ fn the_reference_page_documents_every_key() {
     let reference = fs::read_to_string(root().join("pipelines/REFERENCE.md")).unwrap();
     let mut missing = Vec::new();
     for line in spec.lines() {
-        let Some(rest) = line.trim().strip_prefix("pub ") else { continue };
-        let Some((field, _)) = rest.split_once(':') else { continue };
+        let Some(rest) = line.trim().strip_prefix("pub ") else {
+            continue;
+        };
+        let Some((field, _)) = rest.split_once(':') else {
+            continue;
+        };
         if field.contains(' ') || field.contains('(') {
             continue;
         }
-        let documented = [format!("`{field}`"), format!("[{field}"), format!("`{field}.")]
-            .iter()
-            .any(|needle| reference.contains(needle.as_str()));
+        let documented = [
+            format!("`{field}`"),
+            format!("[{field}"),
+            format!("`{field}."),
+        ]
+        .iter()
+        .any(|needle| reference.contains(needle.as_str()));
         if !documented {
             missing.push(field.to_string());
         }

@@ -64,25 +64,42 @@ fn a_run_publishes_tables_quarantine_and_manifest() {
     let latest = fs::read_to_string(dir.path().join("reports/district/LATEST")).unwrap();
     assert_eq!(latest.trim(), run_id);
 
-    let m: serde_json::Value = serde_json::from_slice(&fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["run_id"], run_id.as_str());
     assert_eq!(m["tool"], "equity-gap");
     assert_eq!(m["pipeline"]["name"], "district");
-    let pipeline_sha = hex(&Sha256::digest(fs::read(dir.path().join("pipeline.toml")).unwrap()));
+    let pipeline_sha = hex(&Sha256::digest(
+        fs::read(dir.path().join("pipeline.toml")).unwrap(),
+    ));
     assert_eq!(m["pipeline"]["sha256"], pipeline_sha.as_str());
     let inputs = m["inputs"].as_array().unwrap();
     assert_eq!(inputs.len(), 3);
-    for (input, (file, rows)) in inputs.iter().zip([("schools.csv", 3), ("students.csv", 7), ("assessments.csv", 9)]) {
+    for (input, (file, rows)) in inputs.iter().zip([
+        ("schools.csv", 3),
+        ("students.csv", 7),
+        ("assessments.csv", 9),
+    ]) {
         assert_eq!(input["path"], file);
         assert_eq!(input["rows"], rows);
         let sha = hex(&Sha256::digest(fs::read(dir.path().join(file)).unwrap()));
         assert_eq!(input["sha256"], sha.as_str());
     }
-    let stages: Vec<&str> = m["timings_ms"].as_array().unwrap().iter().map(|t| t["stage"].as_str().unwrap()).collect();
+    let stages: Vec<&str> = m["timings_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
     assert_eq!(stages, ["load", "ingest", "validate", "publish"]);
     assert_eq!(m["rows"]["tables"][2]["accepted"], 9);
     assert_eq!(m["config"]["privacy"]["min_n_display"], 11);
-    let outputs: Vec<&str> = m["outputs"].as_array().unwrap().iter().map(|o| o["path"].as_str().unwrap()).collect();
+    let outputs: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
     assert!(outputs.contains(&"tables/assessments.parquet"));
 }
 
@@ -104,8 +121,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Start a run that pauses before committing; return it once its staging folder is written.
+// The child is returned to the caller, which waits on it.
+#[allow(clippy::zombie_processes)]
 fn start_paused_run(dir: &Path) -> std::process::Child {
-    let child = bin()
+    let mut child = bin()
         .current_dir(dir)
         .args(["run", "pipeline.toml"])
         .env("EQUITY_GAP_TEST_PAUSE_BEFORE_COMMIT_MS", "30000")
@@ -117,12 +136,19 @@ fn start_paused_run(dir: &Path) -> std::process::Child {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let written = fs::read_dir(&staging)
-            .map(|rd| rd.flatten().any(|e| e.path().join("quarantine.parquet").exists()))
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.path().join("quarantine.parquet").exists())
+            })
             .unwrap_or(false);
         if written {
             return child;
         }
-        assert!(Instant::now() < deadline, "the run never reached its staging folder");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run never reached its staging folder");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -140,17 +166,27 @@ fn a_killed_run_leaves_no_partial_folder_and_the_previous_run_intact() {
     child.wait().unwrap();
 
     assert_eq!(entries(&root), before, "no new visible folder after a kill");
-    assert_eq!(fs::read(first.join("manifest.json")).unwrap(), manifest_before);
+    assert_eq!(
+        fs::read(first.join("manifest.json")).unwrap(),
+        manifest_before
+    );
     let latest = fs::read_to_string(root.join("LATEST")).unwrap();
     assert_eq!(latest.trim(), first.file_name().unwrap().to_string_lossy());
-    assert_eq!(entries(&root.join(".staging")).len(), 1, "the killed run's staging folder is hidden");
+    assert_eq!(
+        entries(&root.join(".staging")).len(),
+        1,
+        "the killed run's staging folder is hidden"
+    );
 
     // The next run sweeps the leftover and publishes normally.
     std::thread::sleep(Duration::from_millis(1100));
     let second = dir.path().join(published(dir.path()));
     assert_ne!(second, first);
     assert_eq!(entries(&root.join(".staging")), Vec::<String>::new());
-    assert_eq!(fs::read(first.join("manifest.json")).unwrap(), manifest_before);
+    assert_eq!(
+        fs::read(first.join("manifest.json")).unwrap(),
+        manifest_before
+    );
 }
 
 #[test]
@@ -173,7 +209,11 @@ fn an_interrupted_run_removes_its_staging_folder() {
 fn too_many_rejected_rows_fail_the_run_and_publish_nothing() {
     let dir = district();
     let csv = fs::read_to_string(dir.path().join("assessments.csv")).unwrap();
-    fs::write(dir.path().join("assessments.csv"), csv.replace(",2410,", ",NS,")).unwrap();
+    fs::write(
+        dir.path().join("assessments.csv"),
+        csv.replace(",2410,", ",NS,"),
+    )
+    .unwrap();
     let o = run_in(dir.path(), &["run", "pipeline.toml"]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
@@ -191,15 +231,27 @@ fn schools_option_limits_what_is_published() {
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.path().join(stdout(&o).trim());
     use polars::prelude::SerReader;
-    let students = polars::prelude::ParquetReader::new(fs::File::open(run.join("tables/students.parquet")).unwrap())
-        .finish()
-        .unwrap();
-    let schools: Vec<&str> = students.column("school_id").unwrap().str().unwrap().iter().flatten().collect();
+    let students = polars::prelude::ParquetReader::new(
+        fs::File::open(run.join("tables/students.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    let schools: Vec<&str> = students
+        .column("school_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
     assert_eq!(schools, ["101"; 4]);
 
     let o = run_in(dir.path(), &["run", "pipeline.toml", "--schools", "102"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("error: `--schools`: no school `102` in the schools extract"), "{err}");
+    assert!(
+        err.contains("error: `--schools`: no school `102` in the schools extract"),
+        "{err}"
+    );
     assert!(err.contains("hint: did you mean `101`?"), "{err}");
 }

@@ -6,10 +6,12 @@ use equity_gap::canonical::Table;
 use equity_gap::validate::Validated;
 use std::fs;
 
-const SCHOOLS: &str = "school_id,school_name,level,supervisor\n101,Alder Elementary,elementary,Ana Rivera\n";
+const SCHOOLS: &str =
+    "school_id,school_name,level,supervisor\n101,Alder Elementary,elementary,Ana Rivera\n";
 const STUDENTS: &str = "student_id,school_year,school_id,grade,gender,race_ethnicity,el_status,swd,sed\n\
 1001,2024-25,101,3,F,HI,EL,N,Y\n1002,2024-25,101,3,M,WH,EO,N,N\n";
-const HEADER: &str = "student_id,school_year,window,assessment,subject,grade,scale_score,school_id,test_date\n";
+const HEADER: &str =
+    "student_id,school_year,window,assessment,subject,grade,scale_score,school_id,test_date\n";
 const GOOD: &str = "1001,2024-25,spring,sbac,ela,3,2410,101,2025-05-01\n";
 
 fn district(students: &str, assessments_body: &str, survey: Option<(&str, &str)>) -> Validated {
@@ -17,7 +19,11 @@ fn district(students: &str, assessments_body: &str, survey: Option<(&str, &str)>
     let d = dir.path();
     fs::write(d.join("schools.csv"), SCHOOLS).unwrap();
     fs::write(d.join("students.csv"), students).unwrap();
-    fs::write(d.join("assessments.csv"), format!("{HEADER}{assessments_body}")).unwrap();
+    fs::write(
+        d.join("assessments.csv"),
+        format!("{HEADER}{assessments_body}"),
+    )
+    .unwrap();
     let mut text = String::from(
         "name = \"fixture\"\n[inputs.schools]\npath = \"schools.csv\"\n[inputs.students]\npath = \"students.csv\"\n[inputs.assessments]\npath = \"assessments.csv\"\n",
     );
@@ -76,33 +82,71 @@ fn assessment(row: &str) -> (String, i64, String, Option<String>) {
 #[test]
 fn missing_required() {
     let (.., reason, column) = assessment("1002,2024-25,spring,sbac,ela,3,,101,2025-05-01");
-    assert_eq!((reason.as_str(), column.as_deref()), ("missing_required", Some("scale_score")));
+    assert_eq!(
+        (reason.as_str(), column.as_deref()),
+        ("missing_required", Some("scale_score"))
+    );
 }
 
 #[test]
 fn bad_type() {
     for (row, col) in [
-        ("1002,2024-25,spring,sbac,ela,3,NS,101,2025-05-01", "scale_score"),
-        ("1002,2024-25,spring,sbac,ela,3,2410.5,101,2025-05-01", "scale_score"),
-        ("1002,2025,spring,sbac,ela,3,2410,101,2025-05-01", "school_year"),
-        ("1002,2024-25,spring,sbac,ela,3,2410,101,2025-13-45", "test_date"),
-        ("1002,2024-25,spring,sbac,ela,third,2410,101,2025-05-01", "grade"),
+        (
+            "1002,2024-25,spring,sbac,ela,3,NS,101,2025-05-01",
+            "scale_score",
+        ),
+        (
+            "1002,2024-25,spring,sbac,ela,3,2410.5,101,2025-05-01",
+            "scale_score",
+        ),
+        (
+            "1002,2025,spring,sbac,ela,3,2410,101,2025-05-01",
+            "school_year",
+        ),
+        (
+            "1002,2024-25,spring,sbac,ela,3,2410,101,2025-13-45",
+            "test_date",
+        ),
+        (
+            "1002,2024-25,spring,sbac,ela,third,2410,101,2025-05-01",
+            "grade",
+        ),
     ] {
         let (.., reason, column) = assessment(row);
-        assert_eq!((reason.as_str(), column.as_deref()), ("bad_type", Some(col)), "{row}");
+        assert_eq!(
+            (reason.as_str(), column.as_deref()),
+            ("bad_type", Some(col)),
+            "{row}"
+        );
     }
 }
 
 #[test]
 fn unknown_code() {
     for (row, col) in [
-        ("1002,2024-25,summer,sbac,ela,3,2410,101,2025-05-01", "window"),
-        ("1002,2024-25,spring,sbac,science,3,2410,101,2025-05-01", "subject"),
-        ("1002,2024-25,spring,iready,ela,3,2410,101,2025-05-01", "assessment"),
-        ("1002,2024-25,spring,sbac,ela,3,2410,999,2025-05-01", "school_id"),
+        (
+            "1002,2024-25,summer,sbac,ela,3,2410,101,2025-05-01",
+            "window",
+        ),
+        (
+            "1002,2024-25,spring,sbac,science,3,2410,101,2025-05-01",
+            "subject",
+        ),
+        (
+            "1002,2024-25,spring,iready,ela,3,2410,101,2025-05-01",
+            "assessment",
+        ),
+        (
+            "1002,2024-25,spring,sbac,ela,3,2410,999,2025-05-01",
+            "school_id",
+        ),
     ] {
         let (.., reason, column) = assessment(row);
-        assert_eq!((reason.as_str(), column.as_deref()), ("unknown_code", Some(col)), "{row}");
+        assert_eq!(
+            (reason.as_str(), column.as_deref()),
+            ("unknown_code", Some(col)),
+            "{row}"
+        );
     }
     // A students row with an unknown code is quarantined whole.
     let students = format!("{STUDENTS}1003,2024-25,101,3,F,Martian,EO,N,N\n");
@@ -110,7 +154,12 @@ fn unknown_code() {
     assert_eq!(counts(&v, Table::Students), (3, 2, 1));
     assert_eq!(
         one(&v),
-        ("students".into(), 4, "unknown_code".into(), Some("race_ethnicity".into()))
+        (
+            "students".into(),
+            4,
+            "unknown_code".into(),
+            Some("race_ethnicity".into())
+        )
     );
 }
 
@@ -118,20 +167,38 @@ fn unknown_code() {
 fn out_of_range() {
     for (row, col) in [
         // Below ELA grade 3's lowest obtainable score (2115).
-        ("1002,2024-25,spring,sbac,ela,3,2000,101,2025-05-01", "scale_score"),
+        (
+            "1002,2024-25,spring,sbac,ela,3,2000,101,2025-05-01",
+            "scale_score",
+        ),
         // Above math grade 3's highest (2660).
-        ("1002,2024-25,spring,sbac,math,3,2661,101,2025-05-01", "scale_score"),
+        (
+            "1002,2024-25,spring,sbac,math,3,2661,101,2025-05-01",
+            "scale_score",
+        ),
         // No cut scores for grade 9.
-        ("1002,2024-25,spring,sbac,ela,9,2500,101,2025-05-01", "grade"),
+        (
+            "1002,2024-25,spring,sbac,ela,9,2500,101,2025-05-01",
+            "grade",
+        ),
     ] {
         let (.., reason, column) = assessment(row);
-        assert_eq!((reason.as_str(), column.as_deref()), ("out_of_range", Some(col)), "{row}");
+        assert_eq!(
+            (reason.as_str(), column.as_deref()),
+            ("out_of_range", Some(col)),
+            "{row}"
+        );
     }
     let students = format!("{STUDENTS}1003,2024-25,101,13,F,HI,EO,N,N\n");
     let v = district(&students, GOOD, None);
     assert_eq!(
         one(&v),
-        ("students".into(), 4, "out_of_range".into(), Some("grade".into()))
+        (
+            "students".into(),
+            4,
+            "out_of_range".into(),
+            Some("grade".into())
+        )
     );
 }
 
@@ -149,7 +216,10 @@ fn the_lowest_and_highest_scores_are_accepted() {
 fn first_failing_reason_wins() {
     // Blank id (missing_required) beats an out-of-range score and an unknown window.
     let (.., reason, column) = assessment(",2024-25,summer,sbac,ela,3,9999,101,2025-05-01");
-    assert_eq!((reason.as_str(), column.as_deref()), ("missing_required", Some("student_id")));
+    assert_eq!(
+        (reason.as_str(), column.as_deref()),
+        ("missing_required", Some("student_id"))
+    );
     // A bad type beats an unknown code.
     let (.., reason, _) = assessment("1002,2024-25,summer,sbac,ela,3,NS,101,2025-05-01");
     assert_eq!(reason, "bad_type");
@@ -186,7 +256,12 @@ fn duplicates_keep_later_date_then_higher_score_then_first_row() {
         let v = district(STUDENTS, rows, None);
         assert_eq!(
             one(&v),
-            ("assessments".into(), line, "duplicate_superseded".into(), None),
+            (
+                "assessments".into(),
+                line,
+                "duplicate_superseded".into(),
+                None
+            ),
             "{rows}"
         );
         assert_eq!(counts(&v, Table::Assessments), (2, 1, 1));
@@ -203,22 +278,45 @@ fn only_valid_rows_compete_as_duplicates() {
     );
     assert_eq!(
         one(&v),
-        ("assessments".into(), 3, "out_of_range".into(), Some("scale_score".into()))
+        (
+            "assessments".into(),
+            3,
+            "out_of_range".into(),
+            Some("scale_score".into())
+        )
     );
 }
 
 #[test]
 fn quarantined_rows_keep_file_line_and_raw_values() {
-    let v = district(STUDENTS, &format!("{GOOD}1002,2024-25,spring,sbac,ela,3,NS,101,2025-05-01\n"), None);
+    let v = district(
+        STUDENTS,
+        &format!("{GOOD}1002,2024-25,spring,sbac,ela,3,NS,101,2025-05-01\n"),
+        None,
+    );
     let q = &v.quarantine;
-    let file = q.column("source_file").unwrap().str().unwrap().get(0).unwrap().to_string();
+    let file = q
+        .column("source_file")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
     assert!(file.ends_with("assessments.csv"), "{file}");
     let raw: serde_json::Value =
         serde_json::from_str(q.column("raw").unwrap().str().unwrap().get(0).unwrap()).unwrap();
     assert_eq!(raw["scale_score"], "NS");
     assert_eq!(raw["student_id"], "1002");
     assert_eq!(raw["test_date"], "2025-05-01");
-    let detail = q.column("detail").unwrap().str().unwrap().get(0).unwrap().to_string();
+    let detail = q
+        .column("detail")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
     assert_eq!(detail, "`scale_score` value `NS` is not a whole number");
 }
 
@@ -249,7 +347,14 @@ fn survey_rows_are_checked_against_their_item() {
     );
     assert_eq!(counts(&v, Table::SurveyResponses), (6, 2, 4));
     let kept = v.table(Table::SurveyResponses).unwrap();
-    let responses: Vec<i32> = kept.column("response").unwrap().i32().unwrap().iter().flatten().collect();
+    let responses: Vec<i32> = kept
+        .column("response")
+        .unwrap()
+        .i32()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
     assert_eq!(responses, [4, 5]);
 }
 
@@ -288,15 +393,40 @@ KN = "K"
     assert_eq!(v.quarantine.height(), 0, "{}", v.quarantine);
     let s = v.table(Table::Students).unwrap();
     let col_str = |c: &str| -> Vec<String> {
-        s.column(c).unwrap().str().unwrap().iter().flatten().map(str::to_string).collect()
+        s.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect()
     };
     assert_eq!(col_str("school_year"), ["2024-25", "2024-25"]);
     assert_eq!(col_str("grade"), ["K", "5"]);
     assert_eq!(col_str("gender"), ["F", "M"]);
     assert_eq!(col_str("race_ethnicity"), ["HI", "WH"]);
     assert_eq!(col_str("el_status"), ["EL", "RFEP"]);
-    let swd: Vec<bool> = s.column("swd").unwrap().bool().unwrap().iter().flatten().collect();
-    let sed: Vec<bool> = s.column("sed").unwrap().bool().unwrap().iter().flatten().collect();
+    let swd: Vec<bool> = s
+        .column("swd")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    let sed: Vec<bool> = s
+        .column("sed")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
     assert_eq!((swd, sed), (vec![true, false], vec![true, false]));
-    assert_eq!(s.column("foster").unwrap().null_count(), 2, "an absent optional column is null");
+    assert_eq!(
+        s.column("foster").unwrap().null_count(),
+        2,
+        "an absent optional column is null"
+    );
 }

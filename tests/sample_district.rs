@@ -7,7 +7,13 @@ use equity_gap::cli::SampleArgs;
 use polars::prelude::*;
 use std::path::Path;
 
-fn sample(out: &Path, students: usize, schools: usize, years: usize, dirty: bool) -> serde_json::Value {
+fn sample(
+    out: &Path,
+    students: usize,
+    schools: usize,
+    years: usize,
+    dirty: bool,
+) -> serde_json::Value {
     equity_gap::sample::write(&SampleArgs {
         students,
         schools,
@@ -41,9 +47,18 @@ fn dirty_district_quarantines_exactly_the_planted_faults() {
             .unwrap_or_default();
         assert_eq!(q.by_reason, planted, "quarantine reasons in {}", q.table);
     }
-    for reason in ["missing_required", "bad_type", "unknown_code", "out_of_range", "duplicate_superseded"] {
+    for reason in [
+        "missing_required",
+        "bad_type",
+        "unknown_code",
+        "out_of_range",
+        "duplicate_superseded",
+    ] {
         assert!(
-            v.quality.tables.iter().any(|t| t.by_reason.contains_key(reason)),
+            v.quality
+                .tables
+                .iter()
+                .any(|t| t.by_reason.contains_key(reason)),
             "the dirty district plants {reason}"
         );
     }
@@ -75,17 +90,52 @@ fn clean_district_is_realistic_and_fully_valid() {
         .unwrap();
     assert_eq!(first.height(), 6000);
     let share = |expr: Expr| -> f64 {
-        let df = first.clone().lazy().select([expr.cast(DataType::Float64).mean()]).collect().unwrap();
-        df.column(df.get_column_names()[0].as_str()).unwrap().f64().unwrap().get(0).unwrap()
+        let df = first
+            .clone()
+            .lazy()
+            .select([expr.cast(DataType::Float64).mean()])
+            .collect()
+            .unwrap();
+        df.column(df.get_column_names()[0].as_str())
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(0)
+            .unwrap()
     };
     // PRODUCT.md's district: 57% Latino, 13% African American, 13% White, 7% Asian,
     // 20% English learners, 69% socioeconomically disadvantaged, 12.5% with disabilities.
     let checks = [
-        ("hispanic", share(col("race_ethnicity").eq(lit("HI"))), 0.57, 0.04),
-        ("african american", share(col("race_ethnicity").eq(lit("AA"))), 0.13, 0.03),
-        ("white", share(col("race_ethnicity").eq(lit("WH"))), 0.13, 0.03),
-        ("asian", share(col("race_ethnicity").eq(lit("AS"))), 0.07, 0.02),
-        ("english learners", share(col("el_status").eq(lit("EL"))), 0.20, 0.04),
+        (
+            "hispanic",
+            share(col("race_ethnicity").eq(lit("HI"))),
+            0.57,
+            0.04,
+        ),
+        (
+            "african american",
+            share(col("race_ethnicity").eq(lit("AA"))),
+            0.13,
+            0.03,
+        ),
+        (
+            "white",
+            share(col("race_ethnicity").eq(lit("WH"))),
+            0.13,
+            0.03,
+        ),
+        (
+            "asian",
+            share(col("race_ethnicity").eq(lit("AS"))),
+            0.07,
+            0.02,
+        ),
+        (
+            "english learners",
+            share(col("el_status").eq(lit("EL"))),
+            0.20,
+            0.04,
+        ),
         ("sed", share(col("sed")), 0.69, 0.05),
         ("swd", share(col("swd")), 0.125, 0.02),
     ];
@@ -97,17 +147,35 @@ fn clean_district_is_realistic_and_fully_valid() {
     let joined = students
         .clone()
         .lazy()
-        .filter(col("school_year").eq(lit("2023-24")).and(col("grade").eq(lit("4"))))
+        .filter(
+            col("school_year")
+                .eq(lit("2023-24"))
+                .and(col("grade").eq(lit("4"))),
+        )
         .join(
-            students.clone().lazy().filter(col("school_year").eq(lit("2024-25"))),
+            students
+                .clone()
+                .lazy()
+                .filter(col("school_year").eq(lit("2024-25"))),
             [col("student_id")],
             [col("student_id")],
             JoinArgs::new(JoinType::Inner),
         )
         .collect()
         .unwrap();
-    let next: Vec<&str> = joined.column("grade_right").unwrap().str().unwrap().iter().flatten().collect();
-    assert!(next.len() > 300, "most fourth graders return: {}", next.len());
+    let next: Vec<&str> = joined
+        .column("grade_right")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(
+        next.len() > 300,
+        "most fourth graders return: {}",
+        next.len()
+    );
     assert!(next.iter().all(|g| *g == "5"));
 
     // Three windows of ELA and math in tested grades, summative only in spring.
@@ -120,10 +188,27 @@ fn clean_district_is_realistic_and_fully_valid() {
         .sort(["window"], Default::default())
         .collect()
         .unwrap();
-    let windows: Vec<&str> = by.column("window").unwrap().str().unwrap().iter().flatten().collect();
-    let assessments: Vec<&str> = by.column("assessment").unwrap().str().unwrap().iter().flatten().collect();
+    let windows: Vec<&str> = by
+        .column("window")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    let assessments: Vec<&str> = by
+        .column("assessment")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
     assert_eq!(windows, ["fall", "spring", "winter"]);
-    assert_eq!(assessments, ["sbac_interim", "sbac_summative", "sbac_interim"]);
+    assert_eq!(
+        assessments,
+        ["sbac_interim", "sbac_summative", "sbac_interim"]
+    );
     let grades: Vec<i32> = scores
         .column("grade")
         .unwrap()
@@ -131,7 +216,8 @@ fn clean_district_is_realistic_and_fully_valid() {
         .unwrap()
         .i32()
         .unwrap()
-        .iter().flatten()
+        .iter()
+        .flatten()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -144,7 +230,13 @@ fn the_same_seed_writes_the_same_district() {
     let (a, b) = (tempdir(), tempdir());
     sample(a.path(), 500, 5, 2, true);
     sample(b.path(), 500, 5, 2, true);
-    for f in ["schools.csv", "students.csv", "assessments.csv", "survey_responses.csv", "truth.json"] {
+    for f in [
+        "schools.csv",
+        "students.csv",
+        "assessments.csv",
+        "survey_responses.csv",
+        "truth.json",
+    ] {
         assert_eq!(
             std::fs::read(a.path().join(f)).unwrap(),
             std::fs::read(b.path().join(f)).unwrap(),
@@ -159,13 +251,30 @@ fn the_cli_writes_a_district_its_pipeline_runs_on() {
     let out = dir.path().join("district");
     let o = run_in(
         dir.path(),
-        &["sample", "--students", "600", "--schools", "6", "--years", "2", "--out", "district", "--dirty"],
+        &[
+            "sample",
+            "--students",
+            "600",
+            "--schools",
+            "6",
+            "--years",
+            "2",
+            "--out",
+            "district",
+            "--dirty",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.join("assessments.parquet").exists());
-    let o = run_in(dir.path(), &["run", "district/pipeline.toml", "--out", "published"]);
+    let o = run_in(
+        dir.path(),
+        &["run", "district/pipeline.toml", "--out", "published"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("duplicate_superseded"), "{err}");
-    assert!(err.contains("students have scores but no students row"), "{err}");
+    assert!(
+        err.contains("students have scores but no students row"),
+        "{err}"
+    );
 }

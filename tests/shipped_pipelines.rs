@@ -23,7 +23,15 @@ fn every_shipped_pipeline_checks_and_runs() {
         assert!(stdout(&o).starts_with("ok: pipeline"), "{}", stdout(&o));
 
         let out = tempdir();
-        let o = run_in(&root(), &["run", p.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+        let o = run_in(
+            &root(),
+            &[
+                "run",
+                p.to_str().unwrap(),
+                "--out",
+                out.path().to_str().unwrap(),
+            ],
+        );
         assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));
         let run = PathBuf::from(stdout(&o).trim());
         assert!(run.join("manifest.json").exists());
@@ -35,9 +43,15 @@ fn every_shipped_pipeline_checks_and_runs() {
 fn sample_quarantine_matches_its_truth_file() {
     let v = validate_file(&root().join("pipelines/sample.toml"));
     let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root().join("sample_data/truth.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(root().join("sample_data/truth.json")).unwrap())
+            .unwrap();
     for q in &v.quality.tables {
-        assert_eq!(q.read as u64, truth["rows"][&q.table].as_u64().unwrap(), "{}", q.table);
+        assert_eq!(
+            q.read as u64,
+            truth["rows"][&q.table].as_u64().unwrap(),
+            "{}",
+            q.table
+        );
         let planted: std::collections::BTreeMap<String, usize> = truth["faults"]["quarantined"]
             .get(&q.table)
             .map(|m| serde_json::from_value(m.clone()).unwrap())
@@ -46,6 +60,8 @@ fn sample_quarantine_matches_its_truth_file() {
     }
     assert_eq!(
         v.quality.students_without_demographics as u64,
-        truth["faults"]["students_without_demographics"].as_u64().unwrap()
+        truth["faults"]["students_without_demographics"]
+            .as_u64()
+            .unwrap()
     );
 }

@@ -242,10 +242,11 @@ fn to_canonical(
         .map(|s| s.to_string())
         .collect();
     let find = |vendor: &str| -> Option<&String> {
-        present
-            .iter()
-            .find(|p| p.as_str() == vendor)
-            .or_else(|| present.iter().find(|p| p.trim().eq_ignore_ascii_case(vendor)))
+        present.iter().find(|p| p.as_str() == vendor).or_else(|| {
+            present
+                .iter()
+                .find(|p| p.trim().eq_ignore_ascii_case(vendor))
+        })
     };
     let mut missing = Vec::new();
     let mut exprs = Vec::new();

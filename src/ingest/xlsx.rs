@@ -19,27 +19,29 @@ pub fn read(
         format: "XLSX",
         message,
     };
-    let mut book: Xlsx<_> =
-        calamine::open_workbook_from_rs(Cursor::new(bytes))
-            .map_err(|e: calamine::XlsxError| malformed(e.to_string()))?;
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
+        .map_err(|e: calamine::XlsxError| malformed(e.to_string()))?;
     let range = match &input.sheet {
-        Some(name) => book.worksheet_range(name).map_err(|e| {
-            malformed(format!(
-                "{e} (sheets: {})",
-                book.sheet_names().join(", ")
-            ))
-        })?,
+        Some(name) => book
+            .worksheet_range(name)
+            .map_err(|e| malformed(format!("{e} (sheets: {})", book.sheet_names().join(", "))))?,
         None => book
             .worksheet_range_at(0)
             .ok_or_else(|| malformed("the workbook has no worksheets".into()))?
             .map_err(|e| malformed(e.to_string()))?,
     };
     let first_row = range.start().map_or(0, |(r, _)| r as i64);
-    let mut rows = range.rows().enumerate().filter(|(_, r)| r.iter().any(|c| *c != Data::Empty));
+    let mut rows = range
+        .rows()
+        .enumerate()
+        .filter(|(_, r)| r.iter().any(|c| *c != Data::Empty));
     let Some((_, header)) = rows.next() else {
         return Err(malformed("the worksheet is empty (no header row)".into()));
     };
-    let names: Vec<String> = header.iter().map(|c| cell_text(c).unwrap_or_default()).collect();
+    let names: Vec<String> = header
+        .iter()
+        .map(|c| cell_text(c).unwrap_or_default())
+        .collect();
     let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); names.len()];
     let mut lines = Vec::new();
     for (i, row) in rows {

@@ -527,12 +527,7 @@ fn resolve_codebook(
     let mut out = BTreeMap::new();
     for (column, map) in spec {
         if !coded.contains(&column.as_str()) {
-            c.unknown(
-                format!("codebook.{column}"),
-                "coded column",
-                column,
-                &coded,
-            );
+            c.unknown(format!("codebook.{column}"), "coded column", column, &coded);
             continue;
         }
         out.insert(column.clone(), map.clone());
@@ -729,14 +724,24 @@ fn resolve_assessments(
     let mut out = BTreeMap::new();
     for (id, a) in spec {
         if !scales.contains_key(&a.scale) {
-            c.unknown(format!("assessments.{id}.scale"), "scale", &a.scale, &scale_ids);
+            c.unknown(
+                format!("assessments.{id}.scale"),
+                "scale",
+                &a.scale,
+                &scale_ids,
+            );
         }
         let ws: Vec<String> = match &a.windows {
             None => windows.iter().map(|s| s.to_string()).collect(),
             Some(list) => {
                 for (i, w) in list.iter().enumerate() {
                     if !windows.contains(&w.as_str()) {
-                        c.unknown(format!("assessments.{id}.windows[{i}]"), "window", w, windows);
+                        c.unknown(
+                            format!("assessments.{id}.windows[{i}]"),
+                            "window",
+                            w,
+                            windows,
+                        );
                     }
                 }
                 list.clone()
@@ -774,7 +779,12 @@ fn resolve_groups(spec: &spec::GroupsSpec, c: &mut Collector<'_>) -> Vec<GroupDe
         if id == "all" {
             c.push(format!("groups.remove[{i}]"), "`all` cannot be removed");
         } else if !default_refs.contains(&id.as_str()) {
-            c.unknown(format!("groups.remove[{i}]"), "default group", id, &default_refs);
+            c.unknown(
+                format!("groups.remove[{i}]"),
+                "default group",
+                id,
+                &default_refs,
+            );
         }
     }
     groups.retain(|g| !spec.remove.contains(&g.id));
@@ -785,7 +795,12 @@ fn resolve_groups(spec: &spec::GroupsSpec, c: &mut Collector<'_>) -> Vec<GroupDe
             continue;
         }
         if !GROUP_COLUMNS.contains(&def.column.as_str()) {
-            c.unknown(format!("{key}.column"), "students column", &def.column, GROUP_COLUMNS);
+            c.unknown(
+                format!("{key}.column"),
+                "students column",
+                &def.column,
+                GROUP_COLUMNS,
+            );
             continue;
         }
         if def.values.is_empty() {
@@ -835,7 +850,10 @@ fn resolve_target(t: &spec::TargetSpec, key: &str, c: &mut Collector<'_>) -> Opt
     match (t.points, t.fraction, t.years) {
         (Some(p), None, None) if p.is_finite() && p >= 0.0 => Some(Target::Points(p)),
         (Some(p), None, None) => {
-            c.push(format!("{key}.points"), format!("must be 0 or more, found {p}"));
+            c.push(
+                format!("{key}.points"),
+                format!("must be 0 or more, found {p}"),
+            );
             None
         }
         (None, Some(f), Some(k)) if f > 0.0 && f <= 1.0 && k >= 1 => Some(Target::Fraction {
@@ -887,7 +905,10 @@ fn resolve_gaps(spec: &spec::GapsSpec, groups: &[&str], c: &mut Collector<'_>) -
     });
     let min_gap = spec.min_gap.unwrap_or(5.0);
     if !(min_gap.is_finite() && min_gap >= 0.0) {
-        c.push("gaps.min_gap", format!("must be 0 or more, found {min_gap}"));
+        c.push(
+            "gaps.min_gap",
+            format!("must be 0 or more, found {min_gap}"),
+        );
     }
     let mut pairs = Vec::new();
     match &spec.pairs {
@@ -987,7 +1008,10 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
                 _ => {
                     c.push_hint(
                         format!("{key}.path"),
-                        format!("cannot tell the format of `{}` from its extension", raw_paths[0]),
+                        format!(
+                            "cannot tell the format of `{}` from its extension",
+                            raw_paths[0]
+                        ),
                         Some("add `format = \"csv\"`, `\"parquet\"` or `\"xlsx\"`"),
                     );
                     Format::Csv
@@ -1004,7 +1028,12 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
                 b','
             }
         };
-        let encoding = match input.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let encoding = match input
+            .encoding
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("utf-8") | Some("utf8") => Encoding::Utf8,
             Some("windows-1252") | Some("cp1252") => Encoding::Windows1252,
             Some("latin-1") | Some("iso-8859-1") | Some("latin1") => Encoding::Latin1,
@@ -1096,7 +1125,11 @@ fn normalize(path: &Path) -> PathBuf {
 fn capitalise(s: &str) -> String {
     let mut ch = s.chars();
     match ch.next() {
-        Some(f) => f.to_uppercase().chain(ch).collect::<String>().replace('_', " "),
+        Some(f) => f
+            .to_uppercase()
+            .chain(ch)
+            .collect::<String>()
+            .replace('_', " "),
         None => String::new(),
     }
 }

@@ -252,7 +252,10 @@ fn tidy_type_message(message: &str) -> String {
         .replace("expected f64", "expected a number")
         .replace("a sequence", "an array")
         .replace("expected struct ", "expected a table ")
-        .replace("data did not match any variant of untagged enum Paths", "expected a path or an array of paths")
+        .replace(
+            "data did not match any variant of untagged enum Paths",
+            "expected a path or an array of paths",
+        )
 }
 
 /// Remove the value at a dotted path with `[i]` indexes; returns whether anything was removed.
@@ -388,4 +391,3 @@ impl<'a> Locator<'a> {
         span.map(|s| self.line_col(s.start))
     }
 }
-

@@ -204,7 +204,10 @@ fn make_schools(n: usize, rng: &mut ChaCha8Rng) -> Vec<School> {
             let effect = [base, 0.8 * base + normal.sample(rng) * 8.0];
             let name = SCHOOL_NAMES[name_i % SCHOOL_NAMES.len()];
             let name = if name_i >= SCHOOL_NAMES.len() {
-                format!("{name} {} {suffix}", ["North", "South", "East", "West"][name_i / SCHOOL_NAMES.len() % 4])
+                format!(
+                    "{name} {} {suffix}",
+                    ["North", "South", "East", "West"][name_i / SCHOOL_NAMES.len() % 4]
+                )
             } else {
                 format!("{name} {suffix}")
             };
@@ -315,7 +318,8 @@ impl Generator<'_> {
         } else {
             "EO"
         };
-        let sed_p = (0.69 + 0.5 * (u - 0.5)
+        let sed_p = (0.69
+            + 0.5 * (u - 0.5)
             + match race {
                 "HI" | "AA" => 0.1,
                 "WH" => -0.35,
@@ -430,7 +434,9 @@ pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) 
         next_id: 0,
         normal: Normal::new(0.0, 1.0).expect("valid normal"),
     };
-    let grade_w: Vec<(usize, f64)> = (0..GRADES.len()).map(|i| (i, grade_weight(GRADES[i]))).collect();
+    let grade_w: Vec<(usize, f64)> = (0..GRADES.len())
+        .map(|i| (i, grade_weight(GRADES[i])))
+        .collect();
     let mut students: Vec<Student> = (0..n_students)
         .map(|_| {
             let grade = *pick(&mut g.rng, &grade_w);
@@ -477,10 +483,9 @@ pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) 
                     let c = cuts[&(SUBJECT_IDS[subj], grade)];
                     let true_spring = f64::from(c.at) + st.dfs[subj];
                     spring[subj] = true_spring;
-                    let start = st.last_spring.map_or(
-                        true_spring - sb_growth(subj, grade),
-                        |l| l[subj],
-                    );
+                    let start = st
+                        .last_spring
+                        .map_or(true_spring - sb_growth(subj, grade), |l| l[subj]);
                     for key in groups_of(st) {
                         let e = sums.entry((subj, key)).or_default();
                         e.0 += 1;
@@ -532,24 +537,30 @@ pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) 
         staff_and_parent_surveys(&mut g, &schools, &students, year, &items, &mut survey);
         let mut by_subject: BTreeMap<String, BTreeMap<String, TrueMean>> = BTreeMap::new();
         for ((subj, key), (n, sum)) in sums {
-            by_subject.entry(SUBJECT_IDS[subj].to_string()).or_default().insert(
-                key.to_string(),
-                TrueMean {
-                    n,
-                    mean_dfs: sum / n as f64,
-                },
-            );
+            by_subject
+                .entry(SUBJECT_IDS[subj].to_string())
+                .or_default()
+                .insert(
+                    key.to_string(),
+                    TrueMean {
+                        n,
+                        mean_dfs: sum / n as f64,
+                    },
+                );
         }
         true_means.insert(year_label.clone(), by_subject);
         let mut growth_by: BTreeMap<String, BTreeMap<i32, TrueMean>> = BTreeMap::new();
         for ((subj, grade), (n, sum)) in growth_sums {
-            growth_by.entry(SUBJECT_IDS[subj].to_string()).or_default().insert(
-                grade,
-                TrueMean {
-                    n,
-                    mean_dfs: sum / n as f64,
-                },
-            );
+            growth_by
+                .entry(SUBJECT_IDS[subj].to_string())
+                .or_default()
+                .insert(
+                    grade,
+                    TrueMean {
+                        n,
+                        mean_dfs: sum / n as f64,
+                    },
+                );
         }
         true_growth.insert(year_label, growth_by);
     }
@@ -568,7 +579,12 @@ pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) 
 
 /// Move everyone a year on: grade 12 graduates, some leave, new students arrive, some move
 /// schools, English learners reclassify, and true DFS drifts by each student's growth.
-fn advance_year(g: &mut Generator<'_>, students: &mut Vec<Student>, tk_cohort: usize, target: usize) {
+fn advance_year(
+    g: &mut Generator<'_>,
+    students: &mut Vec<Student>,
+    tk_cohort: usize,
+    target: usize,
+) {
     let schools = g.schools;
     let mut next = Vec::with_capacity(students.len());
     for mut st in students.drain(..) {
@@ -611,8 +627,9 @@ fn advance_year(g: &mut Generator<'_>, students: &mut Vec<Student>, tk_cohort: u
 fn make_items() -> Vec<Item> {
     let mut items = Vec::new();
     let mut n = 0;
-    for (construct, label, rtype, count, reversed, _) in CONSTRUCTS {
-        for k in 0..count {
+    for c in &CONSTRUCTS {
+        let (construct, label, rtype, reversed) = (c.id, c.label, c.respondent_type, c.reversed);
+        for k in 0..c.items {
             n += 1;
             let prefix = match rtype {
                 "student" => "S",
@@ -624,7 +641,15 @@ fn make_items() -> Vec<Item> {
                 construct,
                 respondent_type: rtype,
                 reversed: reversed == Some(k),
-                text: format!("{label}: statement {}{}", k + 1, if reversed == Some(k) { " (reversed)" } else { "" }),
+                text: format!(
+                    "{label}: statement {}{}",
+                    k + 1,
+                    if reversed == Some(k) {
+                        " (reversed)"
+                    } else {
+                        ""
+                    }
+                ),
             });
         }
     }
@@ -657,7 +682,8 @@ fn survey_answers(
     if st.grade < 4 || g.rng.random::<f64>() >= 0.8 {
         return;
     }
-    for (construct, _, rtype, _, _, base) in CONSTRUCTS {
+    for c in &CONSTRUCTS {
+        let (construct, rtype, base) = (c.id, c.respondent_type, c.base);
         if rtype != "student" {
             continue;
         }
@@ -705,7 +731,8 @@ fn staff_and_parent_surveys(
                 continue;
             }
             let warmth = g.normal.sample(&mut g.rng) * 0.6;
-            for (construct, _, rtype, _, _, base) in CONSTRUCTS {
+            for c in &CONSTRUCTS {
+                let (construct, rtype, base) = (c.id, c.respondent_type, c.base);
                 if rtype != "staff" {
                     continue;
                 }
@@ -731,7 +758,8 @@ fn staff_and_parent_surveys(
         }
         let school = &schools[st.school];
         let warmth = g.normal.sample(&mut g.rng) * 0.6;
-        for (construct, _, rtype, _, _, base) in CONSTRUCTS {
+        for c in &CONSTRUCTS {
+            let (construct, rtype, base) = (c.id, c.respondent_type, c.base);
             if rtype != "parent" {
                 continue;
             }

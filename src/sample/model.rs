@@ -66,17 +66,46 @@ pub const TURNOVER: f64 = 0.05;
 /// Students who change school within a level between years.
 pub const MOVERS: f64 = 0.06;
 
-/// Survey constructs: (id, label, respondent type, items, reversed item index, base logit
-/// of a favorable answer).
-pub const CONSTRUCTS: [(&str, &str, &str, usize, Option<usize>, f64); 8] = [
-    ("sense_of_belonging", "Sense of belonging", "student", 3, Some(2), 0.6),
-    ("growth_mindset", "Growth mindset", "student", 3, None, 0.8),
-    ("self_management", "Self-management", "student", 3, None, 1.0),
-    ("safety", "Safety", "student", 3, Some(1), 0.7),
-    ("climate_of_support", "Climate of support for academic learning", "student", 3, None, 0.9),
-    ("staff_climate", "Staff: climate of support", "staff", 3, None, 1.1),
-    ("staff_safety", "Staff: safety", "staff", 2, None, 1.3),
-    ("family_engagement", "Families: engagement and welcome", "parent", 3, Some(0), 1.2),
+/// A survey construct of the synthetic district.
+pub struct ConstructDef {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub respondent_type: &'static str,
+    pub items: usize,
+    /// Index of the one reversed item, if any.
+    pub reversed: Option<usize>,
+    /// Base logit of a favorable answer.
+    pub base: f64,
+}
+
+const fn k(
+    id: &'static str,
+    label: &'static str,
+    respondent_type: &'static str,
+    items: usize,
+    reversed: Option<usize>,
+    base: f64,
+) -> ConstructDef {
+    ConstructDef {
+        id,
+        label,
+        respondent_type,
+        items,
+        reversed,
+        base,
+    }
+}
+
+#[rustfmt::skip]
+pub const CONSTRUCTS: [ConstructDef; 8] = [
+    k("sense_of_belonging", "Sense of belonging", "student", 3, Some(2), 0.6),
+    k("growth_mindset", "Growth mindset", "student", 3, None, 0.8),
+    k("self_management", "Self-management", "student", 3, None, 1.0),
+    k("safety", "Safety", "student", 3, Some(1), 0.7),
+    k("climate_of_support", "Climate of support for academic learning", "student", 3, None, 0.9),
+    k("staff_climate", "Staff: climate of support", "staff", 3, None, 1.1),
+    k("staff_safety", "Staff: safety", "staff", 2, None, 1.3),
+    k("family_engagement", "Families: engagement and welcome", "parent", 3, Some(0), 1.2),
 ];
 /// Planted survey effects on the logit of a favorable answer to sense of belonging.
 pub const BELONGING_EFFECT_EL: f64 = -0.4;
@@ -108,14 +137,66 @@ pub fn tested(grade_index: usize) -> Option<i32> {
 }
 
 pub const SCHOOL_NAMES: [&str; 60] = [
-    "Alder", "Balboa", "Cabrillo", "Del Mar", "Encinal", "Fremont", "Garfield", "Hillcrest",
-    "Irvington", "Jefferson", "Kennedy", "Lakeview", "Madison", "Northgate", "Oakridge",
-    "Parkside", "Quintara", "Redwood", "Sequoia", "Tamalpais", "Union", "Valley Oak", "Westlake",
-    "Yosemite", "Arroyo", "Bayview", "Cesar Chavez", "Dolores Huerta", "Edison", "Franklin",
-    "Glenview", "Harbor", "Island", "Juniper", "King", "Lincoln", "Mission", "Noe Valley",
-    "Ocean View", "Pacific", "Rosa Parks", "Sunset", "Twin Peaks", "Vista", "Willow", "Acorn",
-    "Bridgeway", "Crocker", "Diamond", "Excelsior", "Fair Oaks", "Golden Gate", "Hawthorne",
-    "Ingleside", "Jordan", "Kimball", "Laurel", "Marina", "Newcomb", "Orchard",
+    "Alder",
+    "Balboa",
+    "Cabrillo",
+    "Del Mar",
+    "Encinal",
+    "Fremont",
+    "Garfield",
+    "Hillcrest",
+    "Irvington",
+    "Jefferson",
+    "Kennedy",
+    "Lakeview",
+    "Madison",
+    "Northgate",
+    "Oakridge",
+    "Parkside",
+    "Quintara",
+    "Redwood",
+    "Sequoia",
+    "Tamalpais",
+    "Union",
+    "Valley Oak",
+    "Westlake",
+    "Yosemite",
+    "Arroyo",
+    "Bayview",
+    "Cesar Chavez",
+    "Dolores Huerta",
+    "Edison",
+    "Franklin",
+    "Glenview",
+    "Harbor",
+    "Island",
+    "Juniper",
+    "King",
+    "Lincoln",
+    "Mission",
+    "Noe Valley",
+    "Ocean View",
+    "Pacific",
+    "Rosa Parks",
+    "Sunset",
+    "Twin Peaks",
+    "Vista",
+    "Willow",
+    "Acorn",
+    "Bridgeway",
+    "Crocker",
+    "Diamond",
+    "Excelsior",
+    "Fair Oaks",
+    "Golden Gate",
+    "Hawthorne",
+    "Ingleside",
+    "Jordan",
+    "Kimball",
+    "Laurel",
+    "Marina",
+    "Newcomb",
+    "Orchard",
 ];
 
 pub const SUPERVISORS: [&str; 10] = [

@@ -100,7 +100,11 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
         "FosterYouth" => st.iter().map(|s| yes_no(s.foster)).collect::<Vec<_>>(),
         "Homeless" => st.iter().map(|s| yes_no(s.homeless)).collect::<Vec<_>>(),
     ]?;
-    write_table(&out.join(format!("students.{ext}")), &mut students, args.csv)?;
+    write_table(
+        &out.join(format!("students.{ext}")),
+        &mut students,
+        args.csv,
+    )?;
 
     let sc = &d.scores;
     let mut scores = df![
@@ -114,7 +118,11 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
         "SchoolCode" => sc.iter().map(|r| r.school_id.as_str()).collect::<Vec<_>>(),
         "TestDate" => sc.iter().map(|r| r.test_date.format("%m/%d/%Y").to_string()).collect::<Vec<_>>(),
     ]?;
-    write_table(&out.join(format!("assessments.{ext}")), &mut scores, args.csv)?;
+    write_table(
+        &out.join(format!("assessments.{ext}")),
+        &mut scores,
+        args.csv,
+    )?;
 
     let mut items = df![
         "item_id" => d.items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
@@ -138,7 +146,11 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
         "item_id" => sv.iter().map(|r| r.item_id.as_str()).collect::<Vec<_>>(),
         "response" => sv.iter().map(|r| r.response).collect::<Vec<_>>(),
     ]?;
-    write_table(&out.join(format!("survey_responses.{ext}")), &mut survey, args.csv)?;
+    write_table(
+        &out.join(format!("survey_responses.{ext}")),
+        &mut survey,
+        args.csv,
+    )?;
 
     let toml = pipeline_toml("sample", "", ext, None);
     fs::write(out.join("pipeline.toml"), toml)?;
@@ -147,7 +159,11 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
         seed: args.seed,
         students: d.enrolled_first_year,
         schools: d.schools.len(),
-        years: d.years.iter().map(|y| crate::canonical::SchoolYear(*y).to_string()).collect(),
+        years: d
+            .years
+            .iter()
+            .map(|y| crate::canonical::SchoolYear(*y).to_string())
+            .collect(),
         rows: BTreeMap::from([
             ("schools".to_string(), schools.height()),
             ("students".to_string(), students.height()),
@@ -214,10 +230,15 @@ fn write_csv(path: &Path, df: &mut DataFrame, sep: u8) -> anyhow::Result<()> {
 /// The pipeline definition that reads a sample district written with extension `ext` from
 /// `data_dir` (relative to the pipeline file; empty for the same folder).
 pub fn pipeline_toml(name: &str, data_dir: &str, ext: &str, out_dir: Option<&str>) -> String {
-    let out = out_dir.map_or(String::new(), |d| format!("\n[outputs]\n# Runs publish under this folder, relative to this file.\ndir = \"{d}\"\n"));
+    let out = out_dir.map_or(String::new(), |d| {
+        format!(
+            "\n[outputs]\n# Runs publish under this folder, relative to this file.\ndir = \"{d}\"\n"
+        )
+    });
     let constructs: String = model::CONSTRUCTS
         .iter()
-        .map(|(id, label, ..)| format!("  {{ id = \"{id}\", label = \"{label}\" }},\n"))
+        .map(|c| (c.id, c.label))
+        .map(|(id, label)| format!("  {{ id = \"{id}\", label = \"{label}\" }},\n"))
         .collect();
     format!(
         r#"# A synthetic large urban district written by `equity-gap sample`. It reads the extracts

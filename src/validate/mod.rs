@@ -213,12 +213,18 @@ fn cross_table_checks(
         Table::Students | Table::Assessments | Table::SurveyResponses
     ) && let Some(schools) = done.get(&Table::Schools)
     {
-        let ids = schools.column("school_id")?.as_materialized_series().clone();
+        let ids = schools
+            .column("school_id")?
+            .as_materialized_series()
+            .clone();
         let t = col(typed("school_id"));
         extra.checks.push(Check {
             reason: Reason::UnknownCode,
             column: "school_id",
-            failed: t.clone().is_not_null().and(t.clone().is_in(lit(ids).implode(false), false).not()),
+            failed: t
+                .clone()
+                .is_not_null()
+                .and(t.clone().is_in(lit(ids).implode(false), false).not()),
             detail: concat_str(
                 [lit("school `"), t, lit("` is not in the schools extract")],
                 "",
@@ -274,7 +280,11 @@ fn cross_table_checks(
                 column: "item_id",
                 failed: item.clone().is_not_null().and(col("__item_type").is_null()),
                 detail: concat_str(
-                    [lit("item `"), item.clone(), lit("` is not in the survey items")],
+                    [
+                        lit("item `"),
+                        item.clone(),
+                        lit("` is not in the survey items"),
+                    ],
                     "",
                     false,
                 ),
@@ -373,7 +383,12 @@ fn assessment_checks(plan: &Plan, extra: &mut ExtraChecks) -> PolarsResult<()> {
         column: "window",
         failed: both(&ta, &tw).and(col("__given").is_null()),
         detail: concat_str(
-            [col(ta.as_str()), lit(" is not given in the "), col(tw.as_str()), lit(" window")],
+            [
+                col(ta.as_str()),
+                lit(" is not given in the "),
+                col(tw.as_str()),
+                lit(" window"),
+            ],
             "",
             false,
         ),
@@ -383,7 +398,12 @@ fn assessment_checks(plan: &Plan, extra: &mut ExtraChecks) -> PolarsResult<()> {
         column: "subject",
         failed: both(&ta, &ts).and(col("__on_scale").is_null()),
         detail: concat_str(
-            [lit("subject "), col(ts.as_str()), lit(" is not on the scale of "), col(ta.as_str())],
+            [
+                lit("subject "),
+                col(ts.as_str()),
+                lit(" is not on the scale of "),
+                col(ta.as_str()),
+            ],
             "",
             false,
         ),
@@ -412,7 +432,10 @@ fn assessment_checks(plan: &Plan, extra: &mut ExtraChecks) -> PolarsResult<()> {
     extra.checks.push(Check {
         reason: Reason::OutOfRange,
         column: "scale_score",
-        failed: score.clone().lt(col("__lowest")).or(score.clone().gt(col("__highest"))),
+        failed: score
+            .clone()
+            .lt(col("__lowest"))
+            .or(score.clone().gt(col("__highest"))),
         detail: concat_str(
             [
                 lit("score "),
@@ -453,6 +476,8 @@ fn no_demographics(tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<(usize, 
             JoinArgs::new(JoinType::Anti),
         )
         .collect()?;
-    let distinct = orphans.unique_stable(None, UniqueKeepStrategy::First, None)?.height();
+    let distinct = orphans
+        .unique_stable(None, UniqueKeepStrategy::First, None)?
+        .height();
     Ok((distinct, orphans.height()))
 }

@@ -97,7 +97,10 @@ fn empty() -> PolarsResult<DataFrame> {
 fn raw_json(input: &Input, table: Table, frame: &DataFrame) -> PolarsResult<Vec<String>> {
     let mut columns = Vec::new();
     for def in table.columns() {
-        columns.push((input.vendor_name(def.name).to_string(), frame.column(def.name)?.str()?.clone()));
+        columns.push((
+            input.vendor_name(def.name).to_string(),
+            frame.column(def.name)?.str()?.clone(),
+        ));
     }
     let mut out = Vec::with_capacity(frame.height());
     for i in 0..frame.height() {

@@ -70,7 +70,11 @@ pub fn column_rules(
     }
     let value_detail = |what: &str| {
         concat_str(
-            [lit(format!("`{vendor}` value `")), raw.clone(), lit(format!("` {what}"))],
+            [
+                lit(format!("`{vendor}` value `")),
+                raw.clone(),
+                lit(format!("` {what}")),
+            ],
             "",
             false,
         )
@@ -79,15 +83,22 @@ pub fn column_rules(
         Kind::Id | Kind::Text => raw.clone(),
         Kind::Integer => {
             let f = raw.clone().cast(DataType::Float64);
-            let whole = f.clone().eq(f.clone().floor())
+            let whole = f
+                .clone()
+                .eq(f.clone().floor())
                 .and(f.clone().abs().lt_eq(lit(i32::MAX as f64)));
             checks.push(Check {
                 reason: Reason::BadType,
                 column: def.name,
-                failed: raw.clone().is_not_null().and(whole.clone().fill_null(lit(false)).not()),
+                failed: raw
+                    .clone()
+                    .is_not_null()
+                    .and(whole.clone().fill_null(lit(false)).not()),
                 detail: value_detail("is not a whole number"),
             });
-            when(whole).then(f.cast(DataType::Int32)).otherwise(lit(NULL).cast(DataType::Int32))
+            when(whole)
+                .then(f.cast(DataType::Int32))
+                .otherwise(lit(NULL).cast(DataType::Int32))
         }
         Kind::Date => {
             let parsed: Vec<Expr> = plan
@@ -132,7 +143,8 @@ pub fn column_rules(
         Kind::Code(list) => {
             let members = plan.code_members(list);
             let book = plan.codebook.get(def.name);
-            let mapping = map_distinct(frame, def.name, |v| classify_code(list, &members, book, v))?;
+            let mapping =
+                map_distinct(frame, def.name, |v| classify_code(list, &members, book, v))?;
             let (mapped, status) = mapping.exprs(def.name);
             checks.push(Check {
                 reason: Reason::UnknownCode,
@@ -178,9 +190,18 @@ fn classify_code(
     raw: &str,
 ) -> Mapped {
     let value = book
-        .and_then(|b| b.get(raw).or_else(|| b.iter().find(|(k, _)| k.eq_ignore_ascii_case(raw)).map(|(_, v)| v)))
+        .and_then(|b| {
+            b.get(raw).or_else(|| {
+                b.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(raw))
+                    .map(|(_, v)| v)
+            })
+        })
         .map_or(raw, String::as_str);
-    if let Some(m) = members.iter().find(|m| m.eq_ignore_ascii_case(value.trim())) {
+    if let Some(m) = members
+        .iter()
+        .find(|m| m.eq_ignore_ascii_case(value.trim()))
+    {
         return Mapped::Ok(m.clone());
     }
     match list {
@@ -269,7 +290,9 @@ pub fn first_failure(mut checks: Vec<Check>) -> (Expr, Expr, Expr) {
     let (mut reason, mut column, mut detail) = (null_str(), null_str(), null_str());
     for c in checks.into_iter().rev() {
         let cond = c.failed.fill_null(lit(false));
-        reason = when(cond.clone()).then(lit(c.reason.code())).otherwise(reason);
+        reason = when(cond.clone())
+            .then(lit(c.reason.code()))
+            .otherwise(reason);
         column = when(cond.clone()).then(lit(c.column)).otherwise(column);
         detail = when(cond).then(c.detail).otherwise(detail);
     }
