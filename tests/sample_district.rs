@@ -278,3 +278,38 @@ fn the_cli_writes_a_district_its_pipeline_runs_on() {
         "{err}"
     );
 }
+
+#[test]
+fn the_shipped_sample_data_is_what_its_readme_command_writes() {
+    // sample_data/README.md: --students 74000 --schools 85 --years 3 --seed 2026 --dirty
+    let dir = tempdir();
+    equity_gap::sample::write(&SampleArgs {
+        students: 74_000,
+        schools: 85,
+        years: 3,
+        seed: 2026,
+        out: dir.path().to_path_buf(),
+        dirty: true,
+        csv: false,
+    })
+    .unwrap();
+    let shipped = root().join("sample_data");
+    for f in ["schools.csv", "survey_items.csv", "truth.json"] {
+        assert_eq!(
+            std::fs::read(dir.path().join(f)).unwrap(),
+            std::fs::read(shipped.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    for f in ["students.parquet", "assessments.parquet", "survey_responses.parquet"] {
+        let read = |p: std::path::PathBuf| {
+            ParquetReader::new(std::fs::File::open(p).unwrap())
+                .finish()
+                .unwrap()
+        };
+        assert!(
+            read(dir.path().join(f)).equals_missing(&read(shipped.join(f))),
+            "{f}"
+        );
+    }
+}

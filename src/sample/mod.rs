@@ -682,13 +682,9 @@ fn survey_answers(
     if st.grade < 4 || g.rng.random::<f64>() >= 0.8 {
         return;
     }
-    for c in &CONSTRUCTS {
-        let (construct, rtype, base) = (c.id, c.respondent_type, c.base);
-        if rtype != "student" {
-            continue;
-        }
-        let mut logit = base + school.climate + st.warmth;
-        if construct == "sense_of_belonging" {
+    let shift = |c: &ConstructDef| {
+        let mut logit = st.warmth;
+        if c.id == "sense_of_belonging" {
             if st.el == "EL" {
                 logit += BELONGING_EFFECT_EL;
             }
@@ -696,14 +692,43 @@ fn survey_answers(
                 logit += BELONGING_EFFECT_AA;
             }
         }
-        let p = sigmoid(logit);
-        for item in items.iter().filter(|i| i.construct == construct) {
+        logit
+    };
+    let respondent = Respondent {
+        id: st.id.clone(),
+        kind: "student",
+        school,
+        year,
+    };
+    respond(g, &respondent, items, shift, out);
+}
+
+/// Who answers a survey, where and when.
+struct Respondent<'s> {
+    id: String,
+    kind: &'static str,
+    school: &'s School,
+    year: i32,
+}
+
+/// One respondent's spring answers to every item of their survey: favorable with probability
+/// sigmoid(construct base + school climate + `shift`).
+fn respond(
+    g: &mut Generator<'_>,
+    who: &Respondent<'_>,
+    items: &[Item],
+    shift: impl Fn(&ConstructDef) -> f64,
+    out: &mut Vec<SurveyRow>,
+) {
+    for c in CONSTRUCTS.iter().filter(|c| c.respondent_type == who.kind) {
+        let p = sigmoid(c.base + who.school.climate + shift(c));
+        for item in items.iter().filter(|i| i.construct == c.id) {
             let fav = g.rng.random::<f64>() < p;
             out.push(SurveyRow {
-                respondent_id: st.id.clone(),
-                respondent_type: "student",
-                school_id: school.id.clone(),
-                year,
+                respondent_id: who.id.clone(),
+                respondent_type: who.kind,
+                school_id: who.school.id.clone(),
+                year: who.year,
                 window: "spring",
                 item_id: item.id.clone(),
                 response: answer(&mut g.rng, fav, item.reversed),
@@ -731,25 +756,13 @@ fn staff_and_parent_surveys(
                 continue;
             }
             let warmth = g.normal.sample(&mut g.rng) * 0.6;
-            for c in &CONSTRUCTS {
-                let (construct, rtype, base) = (c.id, c.respondent_type, c.base);
-                if rtype != "staff" {
-                    continue;
-                }
-                let p = sigmoid(base + school.climate + warmth);
-                for item in items.iter().filter(|i| i.construct == construct) {
-                    let fav = g.rng.random::<f64>() < p;
-                    out.push(SurveyRow {
-                        respondent_id: format!("T{}-{k:03}", school.id),
-                        respondent_type: "staff",
-                        school_id: school.id.clone(),
-                        year,
-                        window: "spring",
-                        item_id: item.id.clone(),
-                        response: answer(&mut g.rng, fav, item.reversed),
-                    });
-                }
-            }
+            let respondent = Respondent {
+                id: format!("T{}-{k:03}", school.id),
+                kind: "staff",
+                school,
+                year,
+            };
+            respond(g, &respondent, items, |_| warmth, out);
         }
     }
     for st in students {
@@ -758,24 +771,12 @@ fn staff_and_parent_surveys(
         }
         let school = &schools[st.school];
         let warmth = g.normal.sample(&mut g.rng) * 0.6;
-        for c in &CONSTRUCTS {
-            let (construct, rtype, base) = (c.id, c.respondent_type, c.base);
-            if rtype != "parent" {
-                continue;
-            }
-            let p = sigmoid(base + school.climate + warmth);
-            for item in items.iter().filter(|i| i.construct == construct) {
-                let fav = g.rng.random::<f64>() < p;
-                out.push(SurveyRow {
-                    respondent_id: format!("P{}", st.id),
-                    respondent_type: "parent",
-                    school_id: school.id.clone(),
-                    year,
-                    window: "spring",
-                    item_id: item.id.clone(),
-                    response: answer(&mut g.rng, fav, item.reversed),
-                });
-            }
-        }
+        let respondent = Respondent {
+            id: format!("P{}", st.id),
+            kind: "parent",
+            school,
+            year,
+        };
+        respond(g, &respondent, items, |_| warmth, out);
     }
 }
