@@ -115,7 +115,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     print_quality(&validated.quality);
     check_reject_share(&plan, &validated.quality)?;
 
-    let selected = select_schools(&plan, &validated, args.schools.as_deref())?;
+    let selected = select_schools(&validated, args.schools.as_deref())?;
 
     let out = args
         .out
@@ -174,7 +174,6 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
 
 /// The school filter of `--schools`, checked against the accepted schools.
 fn select_schools(
-    _plan: &Plan,
     validated: &Validated,
     schools: Option<&[String]>,
 ) -> Result<Option<Vec<String>>, Failure> {

@@ -134,8 +134,8 @@ pub fn ingest(plan: &Plan) -> Result<Vec<RawTable>, IngestError> {
     plan.inputs.iter().map(read_input).collect()
 }
 
-/// Check that every input exists, can be opened and has its required columns, reading only
-/// as much as needed (the whole file for XLSX and CSV headers after decoding).
+/// Check that every input exists, decodes and has its required columns. Each file is read
+/// whole, so an undecodable byte or a broken quote anywhere is found now, not at night.
 pub fn check_inputs(plan: &Plan) -> Result<Vec<FileRead>, IngestError> {
     let mut out = Vec::new();
     for input in &plan.inputs {
