@@ -163,3 +163,49 @@ fn every_format_ingests_to_identical_tables() {
         Some(2)
     );
 }
+
+#[test]
+fn several_files_read_as_one_table_keep_their_own_lines() {
+    let dir = tempdir();
+    let d = dir.path();
+    let scores = fs::read_to_string(fixture("formats/assessments.csv")).unwrap();
+    let mut lines = scores.lines();
+    let header = lines.next().unwrap();
+    let (first, second): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.contains("2024-25"));
+    fs::write(
+        d.join("scores_2024.csv"),
+        format!("{header}\n{}\n", first.join("\n")),
+    )
+    .unwrap();
+    // The second year's extract has a bad row on its line 3.
+    let mut second: Vec<String> = second.iter().map(|s| s.to_string()).collect();
+    second[1] = second[1].replace(",2468,", ",NS,");
+    fs::write(
+        d.join("scores_2025.csv"),
+        format!("{header}\n{}\n", second.join("\n")),
+    )
+    .unwrap();
+    for f in ["schools.csv", "students.csv"] {
+        fs::copy(fixture(&format!("formats/{f}")), d.join(f)).unwrap();
+    }
+    fs::write(
+        d.join("pipeline.toml"),
+        format!(
+            "name = \"multi\"\n[inputs.schools]\npath = \"schools.csv\"\n[inputs.students]\npath = \"students.csv\"\n[inputs.assessments]\npath = [\"scores_2024.csv\", \"scores_2025.csv\"]\n{WINDOWS_AND_SCALES}"
+        ),
+    )
+    .unwrap();
+    let v = validate_file(&d.join("pipeline.toml"));
+    assert_eq!(v.table(Table::Assessments).unwrap().height(), 8);
+    let q = &v.quarantine;
+    assert_eq!(q.height(), 1);
+    let file = q
+        .column("source_file")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert!(file.ends_with("scores_2025.csv"), "{file}");
+    assert_eq!(q.column("line").unwrap().i64().unwrap().get(0), Some(3));
+}

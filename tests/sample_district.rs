@@ -301,7 +301,11 @@ fn the_shipped_sample_data_is_what_its_readme_command_writes() {
             "{f}"
         );
     }
-    for f in ["students.parquet", "assessments.parquet", "survey_responses.parquet"] {
+    for f in [
+        "students.parquet",
+        "assessments.parquet",
+        "survey_responses.parquet",
+    ] {
         let read = |p: std::path::PathBuf| {
             ParquetReader::new(std::fs::File::open(p).unwrap())
                 .finish()
