@@ -22,7 +22,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a pipeline: ingest, validate, compute and publish a new run folder.
+    /// Run a pipeline: read and check every extract, then publish a new run folder.
     #[command(after_help = "Example:
   equity-gap run pipelines/sample.toml
 
@@ -50,8 +50,8 @@ pub struct RunArgs {
     /// Folder runs publish under. Default: the pipeline's `outputs.dir`, else `./reports`.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Publish only these schools (comma-separated school ids). District figures still use
-    /// every school.
+    /// Publish only these schools' rows (comma-separated school ids). Every school is still
+    /// read and validated.
     #[arg(long, value_delimiter = ',')]
     pub schools: Option<Vec<String>>,
 }
