@@ -1,5 +1,5 @@
 //! Shipped defaults: the Smarter Balanced (CAASPP) cut scores and obtainable score ranges from
-//! the state's published tables (METRICS.md), and the default student groups.
+//! the state's published tables, and the default student groups and gap pairs.
 
 use super::plan::{Cuts, GroupDef};
 
@@ -75,7 +75,7 @@ pub fn smarter_balanced_growth() -> Vec<(String, i32, f64)> {
     out
 }
 
-/// The default groups of METRICS.md, in display order. `all` has no predicate.
+/// The default student groups, in display order. `all` has no predicate.
 pub fn default_groups() -> Vec<GroupDef> {
     let g = |id: &str, label: &str, short: &str, column: Option<&str>, value: &str| GroupDef {
         id: id.to_string(),

@@ -32,7 +32,7 @@ pub struct Spec {
     /// Year-of-growth settings.
     #[serde(default)]
     pub growth: GrowthSpec,
-    /// Student groups: the defaults of METRICS.md, less `remove`, plus `add`.
+    /// Student groups: the defaults (see `pipelines/REFERENCE.md`), less `remove`, plus `add`.
     #[serde(default)]
     pub groups: GroupsSpec,
     /// Gap pairs, the metrics they are computed on, and closure targets.
