@@ -7,8 +7,21 @@ use crate::ingest::SEQ_COL;
 use polars::prelude::*;
 
 /// Split valid rows into (kept, superseded); superseded holds only the row order column.
+/// Kept rows stay in file order.
+///
+/// Keys are nearly always unique, so rows are first counted per key (a hash aggregation) and
+/// only the rows that share a key are sorted by the tie-break order.
 pub fn resolve(table: Table, rows: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
     let key: Vec<Expr> = table.unique_key().iter().map(|c| col(*c)).collect();
+    let counted = rows
+        .lazy()
+        .with_column(len().over(key.clone())?.gt(lit(1)).alias("__shared"))
+        .collect()?;
+    let unique = counted
+        .clone()
+        .lazy()
+        .filter(col("__shared").not())
+        .drop(by_name(["__shared"], true, false));
     let (order, descending, nulls_last): (Vec<Expr>, Vec<bool>, Vec<bool>) = match table {
         Table::Assessments => (
             vec![col("test_date"), col("scale_score"), col(SEQ_COL)],
@@ -17,8 +30,10 @@ pub fn resolve(table: Table, rows: DataFrame) -> PolarsResult<(DataFrame, DataFr
         ),
         _ => (vec![col(SEQ_COL)], vec![true], vec![true]),
     };
-    let marked = rows
+    let contested = counted
         .lazy()
+        .filter(col("__shared"))
+        .drop(by_name(["__shared"], true, false))
         .sort_by_exprs(
             order,
             SortMultipleOptions::default()
@@ -26,19 +41,18 @@ pub fn resolve(table: Table, rows: DataFrame) -> PolarsResult<(DataFrame, DataFr
                 .with_nulls_last_multi(nulls_last)
                 .with_maintain_order(true),
         )
-        .with_column(as_struct(key.clone()).is_first_distinct().alias("__keep"))
+        .with_column(as_struct(key).is_first_distinct().alias("__keep"))
         .collect()?;
-    let kept = marked
-        .clone()
-        .lazy()
-        .filter(col("__keep"))
-        .drop(by_name(["__keep"], true, false))
-        .sort_by_exprs(
-            key.into_iter().chain([col(SEQ_COL)]).collect::<Vec<_>>(),
-            SortMultipleOptions::default(),
-        )
+    let winners =
+        contested
+            .clone()
+            .lazy()
+            .filter(col("__keep"))
+            .drop(by_name(["__keep"], true, false));
+    let kept = concat([unique, winners], UnionArgs::default())?
+        .sort([SEQ_COL], SortMultipleOptions::default())
         .collect()?;
-    let superseded = marked
+    let superseded = contested
         .lazy()
         .filter(col("__keep").not())
         .select([col(SEQ_COL)])
