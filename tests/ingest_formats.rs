@@ -131,14 +131,7 @@ fn every_format_ingests_to_identical_tables() {
 
     // And the canonical tables hold what the file says, typed.
     let schools = base.table(Table::Schools).unwrap();
-    let names: Vec<&str> = schools
-        .column("school_name")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let names = strs(schools, "school_name");
     assert_eq!(
         names,
         [

@@ -236,14 +236,7 @@ fn schools_option_limits_what_is_published() {
     )
     .finish()
     .unwrap();
-    let schools: Vec<&str> = students
-        .column("school_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let schools = strs(&students, "school_id");
     assert_eq!(schools, ["101"; 4]);
 
     let o = run_in(dir.path(), &["run", "pipeline.toml", "--schools", "102"]);

@@ -163,14 +163,7 @@ fn clean_district_is_realistic_and_fully_valid() {
         )
         .collect()
         .unwrap();
-    let next: Vec<&str> = joined
-        .column("grade_right")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let next = strs(&joined, "grade_right");
     assert!(
         next.len() > 300,
         "most fourth graders return: {}",
@@ -188,22 +181,8 @@ fn clean_district_is_realistic_and_fully_valid() {
         .sort(["window"], Default::default())
         .collect()
         .unwrap();
-    let windows: Vec<&str> = by
-        .column("window")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
-    let assessments: Vec<&str> = by
-        .column("assessment")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let windows = strs(&by, "window");
+    let assessments = strs(&by, "assessment");
     assert_eq!(windows, ["fall", "spring", "winter"]);
     assert_eq!(
         assessments,

@@ -69,3 +69,15 @@ pub fn validate_file(path: &Path) -> validate::Validated {
     let raw = ingest::ingest(&plan).unwrap_or_else(|e| panic!("{e}"));
     validate::validate(raw, &plan).expect("validation runs")
 }
+
+/// The non-null values of a text column.
+pub fn strs(df: &polars::prelude::DataFrame, column: &str) -> Vec<String> {
+    df.column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect()
+}
