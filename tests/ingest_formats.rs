@@ -192,13 +192,7 @@ fn several_files_read_as_one_table_keep_their_own_lines() {
     assert_eq!(v.table(Table::Assessments).unwrap().height(), 8);
     let q = &v.quarantine;
     assert_eq!(q.height(), 1);
-    let file = q
-        .column("source_file")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap();
+    let file = &strs(q, "source_file")[0];
     assert!(file.ends_with("scores_2025.csv"), "{file}");
     assert_eq!(q.column("line").unwrap().i64().unwrap().get(0), Some(3));
 }

@@ -295,28 +295,13 @@ fn quarantined_rows_keep_file_line_and_raw_values() {
         None,
     );
     let q = &v.quarantine;
-    let file = q
-        .column("source_file")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_string();
+    let file = strs(q, "source_file")[0].clone();
     assert!(file.ends_with("assessments.csv"), "{file}");
-    let raw: serde_json::Value =
-        serde_json::from_str(q.column("raw").unwrap().str().unwrap().get(0).unwrap()).unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&strs(q, "raw")[0]).unwrap();
     assert_eq!(raw["scale_score"], "NS");
     assert_eq!(raw["student_id"], "1002");
     assert_eq!(raw["test_date"], "2025-05-01");
-    let detail = q
-        .column("detail")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_string();
+    let detail = strs(q, "detail")[0].clone();
     assert_eq!(detail, "`scale_score` value `NS` is not a whole number");
 }
 
@@ -392,16 +377,7 @@ KN = "K"
     let v = validate_file(&d.join("pipeline.toml"));
     assert_eq!(v.quarantine.height(), 0, "{}", v.quarantine);
     let s = v.table(Table::Students).unwrap();
-    let col_str = |c: &str| -> Vec<String> {
-        s.column(c)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .map(str::to_string)
-            .collect()
-    };
+    let col_str = |c: &str| strs(s, c);
     assert_eq!(col_str("school_year"), ["2024-25", "2024-25"]);
     assert_eq!(col_str("grade"), ["K", "5"]);
     assert_eq!(col_str("gender"), ["F", "M"]);
