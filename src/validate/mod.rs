@@ -147,9 +147,13 @@ fn check_table(
         );
     }
     checks.extend(extra.checks);
-    let (reason, column, detail) = first_failure(checks);
+    let failure = first_failure(checks);
     let checked = lf
-        .with_columns([reason.alias("reason"), column.alias("column")])
+        .with_column(failure.index.alias(rules::FAILED_COL))
+        .with_columns([
+            failure.reason.alias("reason"),
+            failure.column.alias("column"),
+        ])
         .collect()?;
 
     let accepted_rows = checked
@@ -169,7 +173,7 @@ fn check_table(
     let invalid = checked
         .lazy()
         .filter(col("reason").is_not_null())
-        .with_column(detail.alias("detail"))
+        .with_column(failure.detail.alias("detail"))
         .collect()?;
     let superseded_raw = r
         .frame

@@ -281,20 +281,49 @@ fn map_distinct(
     Ok(m)
 }
 
-/// The reason, blamed column and detail of the first failing check, in reason order and then
-/// in the order the checks were given. The detail builds text, so it is meant for the few
-/// rejected rows only.
-pub fn first_failure(mut checks: Vec<Check>) -> (Expr, Expr, Expr) {
+/// Column holding the index of a row's first failing check (null when every check passes).
+pub const FAILED_COL: &str = "__failed";
+
+/// The first failing check of each row, in reason order and then in the order the checks
+/// were given.
+pub struct FirstFailure {
+    /// The index of the first failing check; evaluates each condition once per row.
+    pub index: Expr,
+    /// The reason code and blamed column, looked up from `FAILED_COL`.
+    pub reason: Expr,
+    pub column: Expr,
+    /// The explanation, from `FAILED_COL`; it builds text, so it is meant for the few rejected
+    /// rows only.
+    pub detail: Expr,
+}
+
+pub fn first_failure(mut checks: Vec<Check>) -> FirstFailure {
     checks.sort_by_key(|c| c.reason);
     let null_str = || lit(NULL).cast(DataType::String);
-    let (mut reason, mut column, mut detail) = (null_str(), null_str(), null_str());
-    for c in checks.into_iter().rev() {
-        let cond = c.failed.fill_null(lit(false));
-        reason = when(cond.clone())
-            .then(lit(c.reason.code()))
-            .otherwise(reason);
-        column = when(cond.clone()).then(lit(c.column)).otherwise(column);
-        detail = when(cond).then(c.detail).otherwise(detail);
+    let (mut index, mut detail) = (lit(NULL).cast(DataType::UInt32), null_str());
+    let failed = || col(FAILED_COL);
+    for (i, c) in checks.iter().enumerate().rev() {
+        let i = i as u32;
+        index = when(c.failed.clone().fill_null(lit(false)))
+            .then(lit(i))
+            .otherwise(index);
+        detail = when(failed().eq(lit(i)))
+            .then(c.detail.clone())
+            .otherwise(detail);
     }
-    (reason, column, detail)
+    let indexes = Series::new("i".into(), (0..checks.len() as u32).collect::<Vec<_>>());
+    let lookup = |values: Vec<&'static str>| {
+        failed().replace_strict(
+            lit(indexes.clone()),
+            lit(Series::new("v".into(), values)),
+            Some(null_str()),
+            Some(DataType::String),
+        )
+    };
+    FirstFailure {
+        index,
+        reason: lookup(checks.iter().map(|c| c.reason.code()).collect()),
+        column: lookup(checks.iter().map(|c| c.column).collect()),
+        detail,
+    }
 }
