@@ -1,9 +1,10 @@
 //! The one place the stages are called in order: load the pipeline, ingest, validate,
-//! (compute, render,) publish. Each command returns `Ok` or a `Failure` carrying its exit code.
+//! compute metrics, (render,) publish. Each command returns `Ok` or a `Failure` carrying its exit code.
 
 use crate::canonical::Table;
 use crate::cli::{CheckArgs, Cli, Command, RunArgs, SampleArgs};
 use crate::ingest::{self, IngestError};
+use crate::metrics::{self, Metrics};
 use crate::pipeline::{self, LoadError, Plan};
 use crate::publish::{self, Manifest, Staging, manifest::Timing};
 use crate::validate::{self, Quality, Validated};
@@ -117,6 +118,10 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
 
     let selected = select_schools(&validated, args.schools.as_deref())?;
 
+    let metrics = metrics::compute(&plan, &validated.tables).map_err(Failure::internal)?;
+    lap("metrics", &mut timings);
+    print_metrics(&metrics);
+
     let out = args
         .out
         .clone()
@@ -129,7 +134,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
             out.display()
         )))
     })?;
-    write_tables(&mut staging, &plan, selected, &validated).map_err(Failure::internal)?;
+    write_tables(&mut staging, &plan, selected, &validated, &metrics).map_err(Failure::internal)?;
     if let Ok(ms) = std::env::var("EQUITY_GAP_TEST_PAUSE_BEFORE_COMMIT_MS") {
         // Lets the test suite interrupt a run while its staging folder is full.
         std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
@@ -206,6 +211,7 @@ fn write_tables(
     plan: &Plan,
     schools: Option<Vec<String>>,
     validated: &Validated,
+    metrics: &Metrics,
 ) -> anyhow::Result<()> {
     for (table, df) in &validated.tables {
         let mut df = match (&schools, table.column("school_id")) {
@@ -219,6 +225,13 @@ fn write_tables(
             _ => df.clone(),
         };
         staging.parquet(&format!("tables/{}.parquet", table.name()), &mut df)?;
+    }
+    for (name, df) in &metrics.tables {
+        let mut df = match &schools {
+            Some(ids) => metrics::only_schools(df, ids)?,
+            None => df.clone(),
+        };
+        staging.parquet(&format!("metrics/{name}.parquet"), &mut df)?;
     }
     let mut q = validated.quarantine.clone();
     staging.parquet("quarantine.parquet", &mut q)?;
@@ -280,6 +293,23 @@ fn print_quality(q: &Quality) {
             "  warning: {} students have scores but no students row for that year ({} scores); they count in `all` only",
             thousands(q.students_without_demographics),
             thousands(q.scores_without_demographics)
+        );
+    }
+    eprintln!();
+}
+
+fn print_metrics(m: &Metrics) {
+    eprintln!("  {:<17} {:>10} {:>11}", "metrics", "rows", "suppressed");
+    for (name, df) in &m.tables {
+        let suppressed = df
+            .column("suppressed")
+            .ok()
+            .and_then(|c| c.bool().ok().map(|b| b.sum().unwrap_or(0) as usize));
+        eprintln!(
+            "  {:<17} {:>10} {:>11}",
+            name,
+            thousands(df.height()),
+            suppressed.map_or("-".to_string(), thousands)
         );
     }
     eprintln!();

@@ -3,14 +3,17 @@
 //!
 //! The flow, in module order: a `pipeline` definition (TOML) is resolved into a checked plan;
 //! `ingest` reads each extract into canonical text columns with file and line; `validate` types
-//! and checks every row, quarantining bad ones with a reason; `publish` writes the run into a
-//! staging folder and renames it into place with a manifest. `app` calls them in that order;
+//! and checks every row, quarantining bad ones with a reason; `metrics` computes baselines,
+//! growth, gaps, survey favorability, Dashboard levels and flags exactly as METRICS.md
+//! defines them, with suppression; `publish` writes the run into a staging folder and renames
+//! it into place with a manifest. `app` calls them in that order;
 //! `sample` writes a synthetic district with planted effects for demos and tests.
 
 pub mod app;
 pub mod canonical;
 pub mod cli;
 pub mod ingest;
+pub mod metrics;
 pub mod pipeline;
 pub mod publish;
 pub mod sample;

@@ -1,0 +1,310 @@
+//! Flags for supervisors and the steering committee: gaps that widened, bright spots, gaps
+//! that closed by decline, and low growth. Each flag reads only rows large enough to be
+//! accountable and carries one plain sentence that describes, without judging.
+
+use super::{sorted, subject_label};
+use crate::canonical::SchoolYear;
+use crate::pipeline::Plan;
+use crate::pipeline::plan::Metric;
+use polars::prelude::*;
+
+pub const COLUMNS: [&str; 9] = [
+    "school_id",
+    "school_year",
+    "window",
+    "subject",
+    "flag",
+    "focal_group",
+    "reference_group",
+    "value",
+    "reason",
+];
+
+struct Flag {
+    school_id: String,
+    school_year: String,
+    window: String,
+    subject: String,
+    flag: &'static str,
+    focal: String,
+    reference: Option<String>,
+    value: f64,
+    reason: String,
+}
+
+fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}
+
+fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+    Ok(df.column(name)?.f64()?.iter().collect())
+}
+
+/// One decimal, never "-0.0".
+pub fn one_decimal(x: f64) -> String {
+    let s = format!("{x:.1}");
+    if s == "-0.0" { "0.0".to_string() } else { s }
+}
+
+pub fn table(plan: &Plan, gaps: &DataFrame, growth: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut flags = gap_flags(plan, gaps)?;
+    flags.extend(low_growth(plan, growth)?);
+    let col_of = |f: fn(&Flag) -> Option<String>| flags.iter().map(f).collect::<Vec<_>>();
+    let df = df![
+        "school_id" => col_of(|f| Some(f.school_id.clone())),
+        "school_year" => col_of(|f| Some(f.school_year.clone())),
+        "window" => col_of(|f| Some(f.window.clone())),
+        "subject" => col_of(|f| Some(f.subject.clone())),
+        "flag" => col_of(|f| Some(f.flag.to_string())),
+        "focal_group" => col_of(|f| Some(f.focal.clone())),
+        "reference_group" => col_of(|f| f.reference.clone()),
+        "value" => flags.iter().map(|f| f.value).collect::<Vec<_>>(),
+        "reason" => col_of(|f| Some(f.reason.clone())),
+    ]?;
+    sorted("flags", df.lazy().select(COLUMNS.map(col)))
+}
+
+fn gap_flags(plan: &Plan, gaps: &DataFrame) -> PolarsResult<Vec<Flag>> {
+    let acc = i64::from(plan.privacy.min_n_accountability);
+    let eligible = gaps
+        .clone()
+        .lazy()
+        .filter(
+            col("metric")
+                .eq(lit(Metric::MeanDfs.name()))
+                .and(col("suppressed").not())
+                .and(col("n_focal").gt_eq(lit(acc)))
+                .and(col("n_reference").gt_eq(lit(acc)))
+                .and(col("n_other").fill_null(lit(acc)).gt_eq(lit(acc)))
+                .and(col("change_distinguishable").fill_null(lit(false))),
+        )
+        .collect()?;
+    let school = strs(&eligible, "school_id")?;
+    let year = strs(&eligible, "school_year")?;
+    let window = strs(&eligible, "window")?;
+    let subject = strs(&eligible, "subject")?;
+    let focal = strs(&eligible, "focal_group")?;
+    let reference = strs(&eligible, "reference_group")?;
+    let gap = floats(&eligible, "gap")?;
+    let baseline = floats(&eligible, "baseline_gap")?;
+    let change = floats(&eligible, "gap_change")?;
+    let focal_change = floats(&eligible, "focal_change")?;
+    let reference_change = floats(&eligible, "reference_change")?;
+
+    let mut out = Vec::new();
+    for i in 0..eligible.height() {
+        let (Some(d), Some(fc), Some(rc), Some(g), Some(b)) = (
+            change[i],
+            focal_change[i],
+            reference_change[i],
+            gap[i],
+            baseline[i],
+        ) else {
+            continue;
+        };
+        let words = Words::new(
+            plan,
+            &focal[i],
+            &reference[i],
+            &window[i],
+            &year[i],
+            &subject[i],
+        );
+        let (flag, reason) = if plan.flags.gap_widening.is_some_and(|min| d > min) {
+            (
+                "gap_widening",
+                format!(
+                    "{}, the gap between {} and {} widened by {} points since {} (from {} to {} points); the change is larger than year-to-year noise would explain.",
+                    words.lead,
+                    words.focal,
+                    words.reference,
+                    one_decimal(d),
+                    words.since,
+                    one_decimal(b),
+                    one_decimal(g)
+                ),
+            )
+        } else if d < 0.0 && fc > 0.0 && plan.flags.bright_spot {
+            (
+                "bright_spot",
+                format!(
+                    "{}, the gap between {} and {} narrowed by {} points since {}; {} average rose by {} points.",
+                    words.lead,
+                    words.focal,
+                    words.reference,
+                    one_decimal(-d),
+                    words.since,
+                    words.focal_possessive,
+                    one_decimal(fc)
+                ),
+            )
+        } else if d < 0.0 && fc <= 0.0 && plan.flags.closing_by_decline {
+            (
+                "closing_by_decline",
+                format!(
+                    "{}, the gap between {} and {} narrowed by {} points since {}, but this is closing by decline: {} average fell by {} points while {} average {}.",
+                    words.lead,
+                    words.focal,
+                    words.reference,
+                    one_decimal(-d),
+                    words.since,
+                    words.reference_possessive,
+                    one_decimal(-rc),
+                    words.focal_possessive,
+                    if one_decimal(fc) == "0.0" {
+                        "held steady".to_string()
+                    } else {
+                        format!("fell by {} points", one_decimal(-fc))
+                    }
+                ),
+            )
+        } else {
+            continue;
+        };
+        out.push(Flag {
+            school_id: school[i].clone(),
+            school_year: year[i].clone(),
+            window: window[i].clone(),
+            subject: subject[i].clone(),
+            flag,
+            focal: focal[i].clone(),
+            reference: Some(reference[i].clone()),
+            value: d,
+            reason,
+        });
+    }
+    Ok(out)
+}
+
+fn low_growth(plan: &Plan, growth: &DataFrame) -> PolarsResult<Vec<Flag>> {
+    let Some((below, min_n)) = plan.flags.low_growth else {
+        return Ok(Vec::new());
+    };
+    let rows = growth
+        .clone()
+        .lazy()
+        .filter(
+            col("group")
+                .eq(lit("all"))
+                .and(col("suppressed").not())
+                .and(col("n_with_baseline").gt_eq(lit(i64::from(min_n))))
+                .and(col("pct_met_growth_target").lt(lit(below))),
+        )
+        .collect()?;
+    let school = strs(&rows, "school_id")?;
+    let year = strs(&rows, "school_year")?;
+    let window = strs(&rows, "window")?;
+    let subject = strs(&rows, "subject")?;
+    let pct = floats(&rows, "pct_met_growth_target")?;
+    let n: Vec<Option<i64>> = rows.column("n_with_baseline")?.i64()?.iter().collect();
+    let mut out = Vec::new();
+    for i in 0..rows.height() {
+        let (Some(p), Some(n)) = (pct[i], n[i]) else {
+            continue;
+        };
+        let words = Words::new(plan, "all", "all", &window[i], &year[i], &subject[i]);
+        out.push(Flag {
+            school_id: school[i].clone(),
+            school_year: year[i].clone(),
+            window: window[i].clone(),
+            subject: subject[i].clone(),
+            flag: "low_growth",
+            focal: "all".to_string(),
+            reference: None,
+            value: p,
+            reason: format!(
+                "{}, {}% of the {} students with a baseline score had reached their growth target for this point in the year; this flag is raised below {}%.",
+                words.lead,
+                one_decimal(p),
+                n,
+                one_decimal(below)
+            ),
+        });
+    }
+    Ok(out)
+}
+
+/// The phrases a flag's sentence is built from.
+struct Words {
+    lead: String,
+    since: String,
+    focal: String,
+    reference: String,
+    focal_possessive: String,
+    reference_possessive: String,
+}
+
+impl Words {
+    fn new(
+        plan: &Plan,
+        focal: &str,
+        reference: &str,
+        window: &str,
+        year: &str,
+        subject: &str,
+    ) -> Words {
+        let window_label = plan
+            .windows
+            .iter()
+            .find(|w| w.id == window)
+            .map_or(window.to_string(), |w| w.label.to_lowercase());
+        let previous = SchoolYear::parse(year)
+            .map(|y| y.previous().to_string())
+            .unwrap_or_default();
+        let focal = group_phrase(plan, focal);
+        let reference = group_phrase(plan, reference);
+        Words {
+            lead: format!("In {} at the {window_label} window", subject_label(subject)),
+            since: format!("{window_label} {previous}"),
+            focal_possessive: possessive(&focal),
+            reference_possessive: possessive(&reference),
+            focal,
+            reference,
+        }
+    }
+}
+
+/// A group's label as it reads inside a sentence.
+fn group_phrase(plan: &Plan, id: &str) -> String {
+    match id {
+        "rest" => "other students".to_string(),
+        "all" => "all students".to_string(),
+        _ => {
+            let label = plan.group(id).map_or(id, |g| g.label.as_str());
+            // Common words are lowercased mid-sentence; names of languages and peoples keep
+            // their capital.
+            let first = label.split(' ').next().unwrap_or_default();
+            let common = [
+                "Students",
+                "Female",
+                "Male",
+                "Nonbinary",
+                "Socioeconomically",
+                "Foster",
+                "Reclassified",
+            ];
+            if common.contains(&first) {
+                let mut chars = label.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_lowercase().collect::<String>() + chars.as_str())
+                    .unwrap_or_default()
+            } else {
+                label.to_string()
+            }
+        }
+    }
+}
+
+fn possessive(phrase: &str) -> String {
+    if phrase.ends_with('s') {
+        format!("{phrase}'")
+    } else {
+        format!("{phrase}'s")
+    }
+}

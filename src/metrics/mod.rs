@@ -1,0 +1,253 @@
+//! Compute: every table METRICS.md names, from the validated tables, with the Polars lazy
+//! API. Scores are placed on their scale first (`scores`: distance from standard, band,
+//! growth baseline and targets), then summed once per cell and group (`cells`); baselines,
+//! growth, gaps and the Dashboard are read off those sums, so `rest` and the district roll-up
+//! are exact. Survey favorability has its own pass. Suppression is applied after computing,
+//! table by table, and flags read only rows that are large enough to be accountable.
+
+mod baselines;
+mod cells;
+mod dashboard;
+mod flags;
+mod gaps;
+mod growth;
+mod scores;
+mod suppression;
+mod survey;
+#[cfg(test)]
+mod tests;
+
+use crate::canonical::{SchoolYear, Table};
+use crate::pipeline::Plan;
+use crate::pipeline::plan::GroupDef;
+use polars::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The school id of the district roll-up.
+pub const DISTRICT: &str = "district";
+
+/// The metric tables in publishing order, each sorted by its key columns.
+pub struct Metrics {
+    pub tables: Vec<(&'static str, DataFrame)>,
+}
+
+impl Metrics {
+    pub fn table(&self, name: &str) -> Option<&DataFrame> {
+        self.tables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, df)| df)
+    }
+}
+
+/// The key columns of each published table, in sort order.
+pub fn keys(table: &str) -> &'static [&'static str] {
+    match table {
+        "baselines" | "growth" => &[
+            "school_id",
+            "school_year",
+            "window",
+            "assessment",
+            "subject",
+            "group",
+        ],
+        "student_growth" => &[
+            "student_id",
+            "school_id",
+            "school_year",
+            "window",
+            "assessment",
+            "subject",
+        ],
+        "gaps" => &[
+            "school_id",
+            "school_year",
+            "window",
+            "assessment",
+            "subject",
+            "metric",
+            "focal_group",
+            "reference_group",
+        ],
+        "survey" => &[
+            "school_id",
+            "school_year",
+            "window",
+            "respondent_type",
+            "construct",
+            "group",
+        ],
+        "dashboard" => &["school_id", "school_year", "assessment", "subject", "group"],
+        "flags" => &[
+            "school_id",
+            "school_year",
+            "window",
+            "subject",
+            "flag",
+            "focal_group",
+            "reference_group",
+        ],
+        _ => &[],
+    }
+}
+
+/// Compute every metric table the plan asks for.
+pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Metrics> {
+    let empty = DataFrame::empty();
+    let students = tables.get(&Table::Students).unwrap_or(&empty);
+    let years = Years::of(tables)?;
+    let members = members(plan, students)?;
+    let mut out = Vec::new();
+
+    if let Some(assessments) = tables.get(&Table::Assessments) {
+        let scored = scores::score(plan, assessments, &years)?;
+        let stats = cells::stats(plan, &scored, &members)?;
+        out.push(("baselines", baselines::table(plan, &stats)?));
+        let growth = growth::table(plan, &stats)?;
+        let gaps = gaps::compute(plan, &stats)?;
+        let flags = flags::table(plan, &gaps, &growth)?;
+        out.push(("student_growth", scores::student_growth(&scored)?));
+        out.push(("growth", growth));
+        out.push(("gaps", gaps::published(gaps)?));
+        if plan.dashboard.enabled {
+            out.push(("dashboard", dashboard::table(plan, &stats)?));
+        }
+        out.push(("flags", flags));
+    }
+    if let (Some(items), Some(responses)) = (
+        tables.get(&Table::SurveyItems),
+        tables.get(&Table::SurveyResponses),
+    ) {
+        out.push(("survey", survey::table(plan, items, responses, &members)?));
+    }
+    Ok(Metrics { tables: out })
+}
+
+/// School years as numbers (`2024-25` -> 2024), so "the previous year" is a subtraction.
+pub(crate) struct Years {
+    text: Vec<String>,
+    start: Vec<i32>,
+}
+
+impl Years {
+    fn of(tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Years> {
+        let mut seen = BTreeSet::new();
+        for df in tables.values() {
+            if let Ok(c) = df.column("school_year") {
+                for y in c.str()?.unique()?.iter().flatten() {
+                    seen.insert(y.to_string());
+                }
+            }
+        }
+        let (text, start): (Vec<String>, Vec<i32>) = seen
+            .into_iter()
+            .filter_map(|t| SchoolYear::parse(&t).map(|y| (t, y.0)))
+            .unzip();
+        Ok(Years { text, start })
+    }
+
+    /// The starting calendar year of the `school_year` column.
+    pub(crate) fn expr(&self) -> Expr {
+        col("school_year").replace_strict(
+            lit(Series::new("text".into(), self.text.clone())),
+            lit(Series::new("start".into(), self.start.clone())),
+            Some(lit(NULL).cast(DataType::Int32)),
+            Some(DataType::Int32),
+        )
+    }
+}
+
+/// The column that says whether a student belongs to a group (every group but `all`).
+pub(crate) fn member_col(group: &str) -> String {
+    format!("in:{group}")
+}
+
+/// The groups that have a predicate (all but `all`).
+pub(crate) fn predicate_groups(plan: &Plan) -> impl Iterator<Item = &GroupDef> {
+    plan.groups.iter().filter(|g| g.column.is_some())
+}
+
+/// One row per (student_id, school_year) with a membership column per group.
+fn members(plan: &Plan, students: &DataFrame) -> PolarsResult<LazyFrame> {
+    let mut exprs = vec![col("student_id"), col("school_year")];
+    for g in predicate_groups(plan) {
+        let column = g.column.as_deref().expect("predicate groups have a column");
+        let is_bool = students
+            .column(column)
+            .map(|c| c.dtype() == &DataType::Boolean)
+            .unwrap_or(false);
+        let member = if is_bool {
+            let yes = g.values.iter().any(|v| v == "Y");
+            let no = g.values.iter().any(|v| v == "N");
+            match (yes, no) {
+                (true, true) => col(column).is_not_null(),
+                (true, false) => col(column).eq(lit(true)),
+                (false, true) => col(column).eq(lit(false)),
+                (false, false) => lit(false),
+            }
+        } else {
+            let values = Series::new("values".into(), g.values.clone());
+            col(column).is_in(lit(values).implode(false), false)
+        };
+        exprs.push(member.fill_null(lit(false)).alias(member_col(&g.id)));
+    }
+    if students.width() == 0 {
+        let mut cols = vec![
+            Column::new_empty("student_id".into(), &DataType::String),
+            Column::new_empty("school_year".into(), &DataType::String),
+        ];
+        for g in predicate_groups(plan) {
+            cols.push(Column::new_empty(
+                member_col(&g.id).into(),
+                &DataType::Boolean,
+            ));
+        }
+        return Ok(DataFrame::new_infer_height(cols)?.lazy());
+    }
+    Ok(students.clone().lazy().select(exprs))
+}
+
+/// Null membership (no students row for that year) means "in `all` only".
+pub(crate) fn fill_members(plan: &Plan) -> Vec<Expr> {
+    predicate_groups(plan)
+        .map(|g| col(member_col(&g.id)).fill_null(lit(false)))
+        .collect()
+}
+
+/// Sort a finished table by its keys in text order.
+pub(crate) fn sorted(table: &str, lf: LazyFrame) -> PolarsResult<DataFrame> {
+    lf.sort(
+        keys(table).to_vec(),
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+    .collect()
+}
+
+/// `a / b` as floating point, null when `b` is 0.
+pub(crate) fn ratio(a: Expr, b: Expr) -> Expr {
+    when(b.clone().gt(lit(0)))
+        .then(a.cast(DataType::Float64) / b.cast(DataType::Float64))
+        .otherwise(lit(NULL).cast(DataType::Float64))
+}
+
+/// A subject's name inside a sentence.
+pub(crate) fn subject_label(id: &str) -> String {
+    match id {
+        "ela" => "ELA".to_string(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// Metric tables whose school's rows a `--schools` filter keeps (the district roll-up stays).
+pub fn only_schools(df: &DataFrame, ids: &[String]) -> PolarsResult<DataFrame> {
+    if df.column("school_id").is_err() {
+        return Ok(df.clone());
+    }
+    let mut keep = ids.to_vec();
+    keep.push(DISTRICT.to_string());
+    let keep = Series::new("ids".into(), keep);
+    df.clone()
+        .lazy()
+        .filter(col("school_id").is_in(lit(keep).implode(false), false))
+        .collect()
+}
