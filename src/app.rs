@@ -2,7 +2,7 @@
 //! compute metrics, (render,) publish. Each command returns `Ok` or a `Failure` carrying its exit code.
 
 use crate::canonical::Table;
-use crate::cli::{CheckArgs, Cli, Command, RunArgs, SampleArgs};
+use crate::cli::{BenchArgs, CheckArgs, Cli, Command, RunArgs, SampleArgs};
 use crate::ingest::{self, IngestError};
 use crate::metrics::{self, Metrics};
 use crate::pipeline::{self, LoadError, Plan};
@@ -65,6 +65,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run_pipeline(&args).map(|_| ()),
         Command::Check(args) => check(&args),
         Command::Sample(args) => sample(&args),
+        Command::Bench(args) => bench(&args),
     }
 }
 
@@ -346,6 +347,90 @@ fn sample(args: &SampleArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `equity-gap bench`: the metrics stage alone on a generated district.
+fn bench(args: &BenchArgs) -> Result<(), Failure> {
+    let schools = args
+        .schools
+        .unwrap_or_else(|| (args.students * 85).div_ceil(74_000).max(3));
+    if args.repeat == 0 || args.years == 0 || args.students < schools * 5 {
+        return Err(Failure::new(
+            EXIT_USAGE,
+            anyhow::anyhow!(
+                "`--repeat` and `--years` must be at least 1, and `--students` at least 5 per school"
+            ),
+        ));
+    }
+    let toml = crate::sample::pipeline_toml("bench", "", "parquet", None);
+    let plan = pipeline::from_text(&toml, std::path::Path::new("bench.toml"), String::new())?;
+    let clock = Instant::now();
+    let district = crate::sample::generate(args.students, schools, args.years, args.seed);
+    let tables = crate::sample::typed_tables(&district).map_err(Failure::internal)?;
+    drop(district);
+    let rows = |t: Table| tables.get(&t).map_or(0, |df| df.height());
+    eprintln!(
+        "generated {} students in {} schools over {} years in {:.1} s: {} students rows, {} scores, {} survey responses",
+        thousands(args.students),
+        schools,
+        args.years,
+        clock.elapsed().as_secs_f64(),
+        thousands(rows(Table::Students)),
+        thousands(rows(Table::Assessments)),
+        thousands(rows(Table::SurveyResponses)),
+    );
+    let baseline_rss = memory::reset_peak();
+    let mut times = Vec::new();
+    let mut out_rows = 0;
+    for i in 0..args.repeat {
+        let clock = Instant::now();
+        let m = metrics::compute(&plan, &tables).map_err(Failure::internal)?;
+        let secs = clock.elapsed().as_secs_f64();
+        out_rows = m.tables.iter().map(|(_, df)| df.height()).sum();
+        let parts: Vec<String> = m
+            .timings
+            .iter()
+            .map(|(part, s)| format!("{part} {s:.2}"))
+            .collect();
+        eprintln!("  run {}: {:.2} s ({})", i + 1, secs, parts.join(", "));
+        times.push(secs);
+    }
+    let peak = memory::peak();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "metrics stage, {} students ({} scores, {} survey responses) -> {} metric rows: best {:.2} s, median {:.2} s over {} runs; peak memory {} (inputs held: {})",
+        thousands(args.students),
+        thousands(rows(Table::Assessments)),
+        thousands(rows(Table::SurveyResponses)),
+        thousands(out_rows),
+        times[0],
+        times[times.len() / 2],
+        times.len(),
+        peak.map_or("unknown".to_string(), human_bytes),
+        baseline_rss.map_or("unknown".to_string(), human_bytes),
+    );
+    Ok(())
+}
+
+/// The process's resident memory, from `/proc/self` (Linux).
+mod memory {
+    fn status(field: &str) -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = text.lines().find(|l| l.starts_with(field))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    /// Reset the high-water mark to the current resident size, and return that size.
+    pub fn reset_peak() -> Option<u64> {
+        std::fs::write("/proc/self/clear_refs", "5").ok()?;
+        status("VmRSS:")
+    }
+
+    /// The high-water mark of resident memory since the last reset.
+    pub fn peak() -> Option<u64> {
+        status("VmHWM:")
+    }
+}
+
 /// 1234567 -> "1,234,567".
 pub fn thousands(n: usize) -> String {
     let s = n.to_string();
@@ -361,6 +446,7 @@ pub fn thousands(n: usize) -> String {
 
 fn human_bytes(n: u64) -> String {
     match n {
+        n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / (1u64 << 30) as f64),
         n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1 << 20) as f64),
         n if n >= 1 << 10 => format!("{:.1} KB", n as f64 / (1 << 10) as f64),
         n => format!("{n} B"),

@@ -1,4 +1,4 @@
-//! The command line: `run`, `check` and `sample`.
+//! The command line: `run`, `check`, `sample` and `bench`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -41,6 +41,34 @@ newest run. A run that fails publishes nothing and leaves earlier runs untouched
 
 Writes the extracts, a pipeline definition `pipeline.toml` that reads them, and `truth.json`.")]
     Sample(SampleArgs),
+    /// Time the metrics stage alone on a generated district held in memory, and report its
+    /// peak memory.
+    #[command(after_help = "Example:
+  equity-gap bench --students 1000000 --repeat 3
+
+The district is generated clean and handed to the metrics stage as validated tables, so only
+computing is measured. Peak memory is the process's high-water mark, reset after generating.
+Build with `--release` for figures worth quoting.")]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Number of students enrolled in the first year.
+    #[arg(long, default_value_t = 74_000)]
+    pub students: usize,
+    /// Number of schools. Default: 85 per 74,000 students, so schools keep their size.
+    #[arg(long)]
+    pub schools: Option<usize>,
+    /// Number of school years, ending with 2025-26.
+    #[arg(long, default_value_t = 3)]
+    pub years: usize,
+    /// Random seed for the district.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// How many times to run the metrics stage.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 mod util;
 
 mod ingest_formats;
+mod metrics;
 mod pipeline_definition;
 mod publishing;
 mod quarantine_reasons;

@@ -53,6 +53,11 @@ fn a_run_publishes_tables_quarantine_and_manifest() {
         files,
         [
             "manifest.json",
+            "metrics/baselines.parquet",
+            "metrics/flags.parquet",
+            "metrics/gaps.parquet",
+            "metrics/growth.parquet",
+            "metrics/student_growth.parquet",
             "quarantine.csv",
             "quarantine.parquet",
             "tables/assessments.parquet",
@@ -91,7 +96,7 @@ fn a_run_publishes_tables_quarantine_and_manifest() {
         .iter()
         .map(|t| t["stage"].as_str().unwrap())
         .collect();
-    assert_eq!(stages, ["load", "ingest", "validate", "publish"]);
+    assert_eq!(stages, ["load", "ingest", "validate", "metrics", "publish"]);
     assert_eq!(m["rows"]["tables"][2]["accepted"], 9);
     assert_eq!(m["config"]["privacy"]["min_n_display"], 11);
     let outputs: Vec<&str> = m["outputs"]

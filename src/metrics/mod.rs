@@ -11,6 +11,7 @@ mod dashboard;
 mod flags;
 mod gaps;
 mod growth;
+mod keys;
 mod scores;
 mod suppression;
 mod survey;
@@ -20,6 +21,7 @@ mod tests;
 use crate::canonical::{SchoolYear, Table};
 use crate::pipeline::Plan;
 use crate::pipeline::plan::GroupDef;
+use keys::Packing;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +31,8 @@ pub const DISTRICT: &str = "district";
 /// The metric tables in publishing order, each sorted by its key columns.
 pub struct Metrics {
     pub tables: Vec<(&'static str, DataFrame)>,
+    /// Seconds spent in each part, in order.
+    pub timings: Vec<(&'static str, f64)>,
 }
 
 impl Metrics {
@@ -93,34 +97,67 @@ pub fn keys(table: &str) -> &'static [&'static str] {
 
 /// Compute every metric table the plan asks for.
 pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Metrics> {
+    let mut clock = std::time::Instant::now();
+    let mut timings = Vec::new();
+    let mut lap = |part: &'static str| {
+        timings.push((part, clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
+    };
     let empty = DataFrame::empty();
     let students = tables.get(&Table::Students).unwrap_or(&empty);
     let years = Years::of(tables)?;
-    let members = members(plan, students)?;
+    let mut id_columns = Vec::new();
+    if students.width() > 0 {
+        id_columns.push((students, "student_id"));
+    }
+    if let Some(r) = tables.get(&Table::SurveyResponses) {
+        id_columns.push((r, "respondent_id"));
+    }
+    let ids = if id_columns.is_empty() {
+        df!["id" => Vec::<String>::new(), "idx" => Vec::<u64>::new()]?
+    } else {
+        keys::ids(&id_columns)?
+    };
+    let members = members(plan, students, &ids, &years)?;
     let mut out = Vec::new();
 
+    lap("students and ids");
     if let Some(assessments) = tables.get(&Table::Assessments) {
         let scored = scores::score(plan, assessments, &years)?;
-        let stats = cells::stats(plan, &scored, &members)?;
+        lap("scores and targets");
+        let stats = cells::stats(plan, &scored, &members, &ids, &years)?;
+        lap("sums per cell and group");
         out.push(("baselines", baselines::table(plan, &stats)?));
         let growth = growth::table(plan, &stats)?;
+        lap("baselines and growth");
         let gaps = gaps::compute(plan, &stats)?;
+        lap("gaps");
         let flags = flags::table(plan, &gaps, &growth)?;
+        lap("flags");
         out.push(("student_growth", scores::student_growth(&scored)?));
+        lap("student growth");
         out.push(("growth", growth));
         out.push(("gaps", gaps::published(gaps)?));
         if plan.dashboard.enabled {
             out.push(("dashboard", dashboard::table(plan, &stats)?));
         }
+        lap("dashboard");
         out.push(("flags", flags));
     }
     if let (Some(items), Some(responses)) = (
         tables.get(&Table::SurveyItems),
         tables.get(&Table::SurveyResponses),
     ) {
-        out.push(("survey", survey::table(plan, items, responses, &members)?));
+        out.push((
+            "survey",
+            survey::table(plan, items, responses, &members, &ids, &years)?,
+        ));
+        lap("survey");
     }
-    Ok(Metrics { tables: out })
+    Ok(Metrics {
+        tables: out,
+        timings,
+    })
 }
 
 /// School years as numbers (`2024-25` -> 2024), so "the previous year" is a subtraction.
@@ -146,6 +183,27 @@ impl Years {
         Ok(Years { text, start })
     }
 
+    /// The code of a school year (its position in `text`).
+    pub(crate) fn code(&self, year: Expr) -> Expr {
+        let codes: Vec<u64> = (0..self.text.len() as u64).collect();
+        year.replace_strict(
+            lit(Series::new("text".into(), self.text.clone())),
+            lit(Series::new("codes".into(), codes)),
+            Some(lit(NULL).cast(DataType::UInt64)),
+            Some(DataType::UInt64),
+        )
+    }
+
+    /// The key of a (student number, school year) pair in `members`.
+    pub(crate) fn member_key(&self, student: Expr, year: Expr) -> Expr {
+        student * lit(1u64 << 8) + self.code(year)
+    }
+
+    /// The school years, as packing values (codes agree with `code`).
+    pub(crate) fn values(&self) -> Vec<String> {
+        self.text.clone()
+    }
+
     /// The starting calendar year of the `school_year` column.
     pub(crate) fn expr(&self) -> Expr {
         col("school_year").replace_strict(
@@ -167,9 +225,15 @@ pub(crate) fn predicate_groups(plan: &Plan) -> impl Iterator<Item = &GroupDef> {
     plan.groups.iter().filter(|g| g.column.is_some())
 }
 
-/// One row per (student_id, school_year) with a membership column per group.
-fn members(plan: &Plan, students: &DataFrame) -> PolarsResult<LazyFrame> {
-    let mut exprs = vec![col("student_id"), col("school_year")];
+/// One row per students row, keyed by `mkey` (the student's number and year code), with a
+/// membership column per group.
+fn members(
+    plan: &Plan,
+    students: &DataFrame,
+    ids: &DataFrame,
+    years: &Years,
+) -> PolarsResult<LazyFrame> {
+    let mut exprs = vec![col("mkey")];
     for g in predicate_groups(plan) {
         let column = g.column.as_deref().expect("predicate groups have a column");
         let is_bool = students
@@ -192,10 +256,7 @@ fn members(plan: &Plan, students: &DataFrame) -> PolarsResult<LazyFrame> {
         exprs.push(member.fill_null(lit(false)).alias(member_col(&g.id)));
     }
     if students.width() == 0 {
-        let mut cols = vec![
-            Column::new_empty("student_id".into(), &DataType::String),
-            Column::new_empty("school_year".into(), &DataType::String),
-        ];
+        let mut cols = vec![Column::new_empty("mkey".into(), &DataType::UInt64)];
         for g in predicate_groups(plan) {
             cols.push(Column::new_empty(
                 member_col(&g.id).into(),
@@ -204,7 +265,14 @@ fn members(plan: &Plan, students: &DataFrame) -> PolarsResult<LazyFrame> {
         }
         return Ok(DataFrame::new_infer_height(cols)?.lazy());
     }
-    Ok(students.clone().lazy().select(exprs))
+    let numbered = keys::attach(students.clone().lazy(), ids, "student_id", "sidx");
+    Ok(numbered
+        .with_column(
+            years
+                .member_key(col("sidx"), col("school_year"))
+                .alias("mkey"),
+        )
+        .select(exprs))
 }
 
 /// Null membership (no students row for that year) means "in `all` only".
@@ -212,6 +280,95 @@ pub(crate) fn fill_members(plan: &Plan) -> Vec<Expr> {
     predicate_groups(plan)
         .map(|g| col(member_col(&g.id)).fill_null(lit(false)))
         .collect()
+}
+
+/// Rows keyed by a packed `cell` (see `keys`) and its district `dcell`, with the tables that
+/// turn both back into key columns.
+pub(crate) struct Numbered {
+    /// The rows, with `cell` and `dcell`.
+    pub rows: DataFrame,
+    /// `cell` -> the school keys.
+    pub cells: DataFrame,
+    /// `dcell` -> the district keys.
+    pub dcells: DataFrame,
+}
+
+/// Number rows that carry a packed `cell`.
+pub(crate) fn number(rows: LazyFrame, packing: &Packing) -> PolarsResult<Numbered> {
+    let rows = rows
+        .with_column(packing.district(col("cell")).alias("dcell"))
+        .collect()?;
+    let table = |id: &str, skip: usize| {
+        let mut select = vec![col(id)];
+        select.extend(packing.decode(id, skip));
+        rows.clone()
+            .lazy()
+            .select([col(id)])
+            .unique(None, UniqueKeepStrategy::Any)
+            .select(select)
+            .collect()
+    };
+    Ok(Numbered {
+        cells: table("cell", 0)?,
+        dcells: table("dcell", 1)?,
+        rows,
+    })
+}
+
+/// Aggregate `rows` by `id` (`cell` or `dcell`) once per group: `all` takes every row, the
+/// others the rows whose membership column is true. Output: id, `group`, the aggregates.
+pub(crate) fn per_group(
+    plan: &Plan,
+    rows: &DataFrame,
+    id: &str,
+    aggs: &dyn Fn() -> Vec<Expr>,
+) -> PolarsResult<LazyFrame> {
+    let parts: Vec<LazyFrame> = plan
+        .groups
+        .iter()
+        .map(|g| {
+            let base = match g.column {
+                None => rows.clone().lazy(),
+                Some(_) => rows.clone().lazy().filter(col(member_col(&g.id))),
+            };
+            base.group_by([col(id)])
+                .agg(aggs())
+                .with_column(lit(g.id.as_str()).alias("group"))
+        })
+        .collect();
+    concat(
+        parts,
+        UnionArgs {
+            parallel: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// School-level aggregates (by `cell`) and district ones (by `dcell`), each with `group`,
+/// given their key columns back and stacked; `order` is the output columns.
+pub(crate) fn with_keys(
+    numbered: &Numbered,
+    schools: LazyFrame,
+    district: LazyFrame,
+    order: &[Expr],
+) -> PolarsResult<LazyFrame> {
+    let cell = [col("cell")];
+    let dcell = [col("dcell")];
+    let inner = || JoinArgs::new(JoinType::Inner);
+    let schools = schools
+        .join(numbered.cells.clone().lazy(), cell.clone(), cell, inner())
+        .select(order);
+    let district = district
+        .join(
+            numbered.dcells.clone().lazy(),
+            dcell.clone(),
+            dcell,
+            inner(),
+        )
+        .with_column(lit(DISTRICT).alias("school_id"))
+        .select(order);
+    concat([schools, district], UnionArgs::default())
 }
 
 /// Sort a finished table by its keys in text order.

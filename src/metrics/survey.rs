@@ -4,7 +4,11 @@
 //! respondents take their groups from the students table; staff and parents are `all` only.
 //! The district roll-up counts a respondent once.
 
-use super::{DISTRICT, fill_members, member_col, predicate_groups, ratio, sorted, suppression};
+use super::keys::{self, Packing};
+use super::{
+    Years, fill_members, member_col, number, per_group, predicate_groups, ratio, sorted,
+    suppression, with_keys,
+};
 use crate::pipeline::Plan;
 use polars::prelude::*;
 
@@ -34,6 +38,8 @@ pub fn table(
     items: &DataFrame,
     responses: &DataFrame,
     members: &LazyFrame,
+    ids: &DataFrame,
+    years: &Years,
 ) -> PolarsResult<DataFrame> {
     let items = items.clone().lazy().select([
         col("item_id"),
@@ -46,59 +52,89 @@ pub fn table(
     let favorable = when(col("reversed"))
         .then(col("response").lt_eq(col("scale_max") + col("scale_min") - col("favorable_min")))
         .otherwise(col("response").gt_eq(col("favorable_min")));
-    let mut respondent_keys: Vec<Expr> = KEYS.map(col).to_vec();
-    respondent_keys.push(col("respondent_id"));
-    let student_members = members
-        .clone()
-        .with_column(lit("student").alias("respondent_type"));
+    let packing = Packing::new(vec![
+        ("school_id", keys::distinct(responses, "school_id")?),
+        ("school_year", years.values()),
+        (
+            "window",
+            plan.windows.iter().map(|w| w.id.clone()).collect(),
+        ),
+        (
+            "respondent_type",
+            ["parent", "staff", "student"].map(String::from).to_vec(),
+        ),
+        (
+            "construct",
+            plan.constructs.iter().map(|c| c.id.clone()).collect(),
+        ),
+    ])?;
+    if (ids.height() as u64) >= 1u64 << (63 - packing.bits) {
+        polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
+    }
+    // Respondent number above the cell's bits: one integer per (respondent, cell).
+    let above = || lit(1u64 << packing.bits);
+    let student = packing
+        .code("respondent_type", "student")
+        .expect("student is a respondent type");
     // One row per respondent and construct, with their response counts and groups.
-    let respondents = responses
-        .clone()
-        .lazy()
-        .join(
+    let respondents = keys::attach(
+        responses.clone().lazy().join(
             items,
             [col("item_id")],
             [col("item_id")],
             JoinArgs::new(JoinType::Inner),
+        ),
+        ids,
+        "respondent_id",
+        "ridx",
+    )
+    .select([
+        (col("ridx") * above() + packing.cell()).alias("key"),
+        favorable.cast(DataType::Int64).alias("favorable"),
+    ])
+    .group_by([col("key")])
+    .agg([
+        len().cast(DataType::Int64).alias("n_responses"),
+        col("favorable").sum().alias("n_favorable"),
+    ])
+    .with_columns([
+        (col("key") % above()).alias("cell"),
+        (col("key") / above()).alias("ridx"),
+    ])
+    .with_column(
+        when(
+            packing
+                .field(col("cell"), "respondent_type")
+                .eq(lit(student)),
         )
-        .group_by(respondent_keys)
-        .agg([
-            len().cast(DataType::Int64).alias("n_responses"),
-            favorable.cast(DataType::Int64).sum().alias("n_favorable"),
-        ])
-        .join(
-            student_members,
-            [
-                col("respondent_id"),
-                col("school_year"),
-                col("respondent_type"),
-            ],
-            [
-                col("student_id"),
-                col("school_year"),
-                col("respondent_type"),
-            ],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns(fill_members(plan))
-        .collect()?;
+        .then(col("ridx") * lit(1u64 << 8) + packing.field(col("cell"), "school_year"))
+        .otherwise(lit(NULL).cast(DataType::UInt64))
+        .alias("mkey"),
+    )
+    .join(
+        members.clone(),
+        [col("mkey")],
+        [col("mkey")],
+        JoinArgs::new(JoinType::Left),
+    )
+    .with_columns(fill_members(plan))
+    .drop(by_name(["key", "mkey"], true, false));
+    let numbered = number(respondents, &packing)?;
 
+    // A respondent who answered at two schools is one respondent in the district.
     let flags: Vec<String> = predicate_groups(plan).map(|g| member_col(&g.id)).collect();
-    let mut district_keys: Vec<Expr> = KEYS[1..].iter().map(|c| col(*c)).collect();
-    district_keys.push(col("respondent_id"));
     let mut district_aggs = vec![col("n_responses").sum(), col("n_favorable").sum()];
     district_aggs.extend(flags.iter().map(|f| col(f.as_str()).any(true)));
-    // A respondent who answered at two schools is one respondent in the district.
-    let district = respondents
+    let district = numbered
+        .rows
         .clone()
         .lazy()
-        .group_by(district_keys)
+        .group_by([(col("ridx") * above() + col("dcell")).alias("dkey")])
         .agg(district_aggs)
-        .with_column(lit(DISTRICT).alias("school_id"))
+        .with_column((col("dkey") % above()).alias("dcell"))
         .collect()?;
-
     let aggs = || {
-        [
+        vec![
             len().cast(DataType::Int64).alias("n_respondents"),
             col("n_responses").sum().alias("n_responses"),
             col("n_favorable").sum().alias("n_favorable"),
@@ -109,29 +145,9 @@ pub fn table(
         .chain(&["group", "n_respondents", "n_responses", "n_favorable"])
         .map(|c| col(*c))
         .collect();
-    let mut parts = Vec::new();
-    for frame in [&respondents, &district] {
-        for g in &plan.groups {
-            let base = match g.column {
-                None => frame.clone().lazy(),
-                Some(_) => frame.clone().lazy().filter(col(member_col(&g.id))),
-            };
-            parts.push(
-                base.group_by(KEYS.map(col))
-                    .agg(aggs())
-                    .with_column(lit(g.id.as_str()).alias("group"))
-                    .select(order.clone()),
-            );
-        }
-    }
-    let lf = concat(
-        parts,
-        UnionArgs {
-            parallel: true,
-            ..Default::default()
-        },
-    )?
-    .with_column(
+    let schools = per_group(plan, &numbered.rows, "cell", &aggs)?;
+    let district = per_group(plan, &district, "dcell", &aggs)?;
+    let lf = with_keys(&numbered, schools, district, &order)?.with_column(
         (ratio(col("n_favorable"), col("n_responses")) * lit(100.0)).alias("pct_favorable"),
     );
     let lf = suppression::apply(

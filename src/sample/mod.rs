@@ -7,9 +7,11 @@
 
 mod faults;
 pub mod model;
+mod typed;
 mod write;
 
-pub use write::Truth;
+pub use typed::typed_tables;
+pub use write::{Truth, pipeline_toml};
 
 use crate::cli::SampleArgs;
 use crate::pipeline::plan::Cuts;

@@ -1,0 +1,154 @@
+//! Integer keys. Grouping and joining by several text columns is several times slower in
+//! Polars than by one integer, and the metrics group millions of rows once per student group,
+//! so key columns are turned into dense codes once and packed into a single `u64`: each
+//! text key gets the bits its distinct values need, `school_id` the highest, so the district
+//! cell is the school cell with those bits cleared. Large id columns (students, respondents)
+//! are numbered through a join on their distinct values.
+
+use polars::prelude::*;
+
+struct Field {
+    name: String,
+    values: Vec<String>,
+    shift: u32,
+    bits: u32,
+}
+
+/// How a list of text key columns packs into one integer.
+pub struct Packing {
+    fields: Vec<Field>,
+    /// Bits used in all.
+    pub bits: u32,
+}
+
+fn bits_for(n: usize) -> u32 {
+    (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
+}
+
+/// The distinct non-null values of a text column, sorted.
+pub fn distinct(df: &DataFrame, column: &str) -> PolarsResult<Vec<String>> {
+    let unique = df.clone().lazy().select([col(column).unique()]).collect()?;
+    let mut values: Vec<String> = unique
+        .column(column)?
+        .str()?
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect();
+    values.sort_unstable();
+    Ok(values)
+}
+
+/// Map a text column to its code (position in `values`), as `u64`.
+pub fn encode(column: &str, values: &[String]) -> Expr {
+    let codes: Vec<u64> = (0..values.len() as u64).collect();
+    col(column).replace_strict(
+        lit(Series::new("values".into(), values.to_vec())),
+        lit(Series::new("codes".into(), codes)),
+        Some(lit(NULL).cast(DataType::UInt64)),
+        Some(DataType::UInt64),
+    )
+}
+
+impl Packing {
+    /// Codes for each (key column, its possible values); the first key is the school.
+    pub fn new(keys: Vec<(&str, Vec<String>)>) -> PolarsResult<Packing> {
+        let names: Vec<String> = keys.iter().map(|(k, _)| k.to_string()).collect();
+        let mut fields = Vec::new();
+        let mut shift = 0;
+        for (key, values) in keys.into_iter().rev() {
+            let bits = bits_for(values.len());
+            fields.push(Field {
+                name: key.to_string(),
+                values,
+                shift,
+                bits,
+            });
+            shift += bits;
+        }
+        fields.reverse();
+        if shift > 40 {
+            polars_bail!(ComputeError: "the keys {names:?} have too many distinct values to pack into one integer");
+        }
+        Ok(Packing {
+            fields,
+            bits: shift,
+        })
+    }
+
+    /// The packed key of each row.
+    pub fn cell(&self) -> Expr {
+        self.fields
+            .iter()
+            .map(|f| encode(&f.name, &f.values) * lit(1u64 << f.shift))
+            .reduce(|a, b| a + b)
+            .expect("at least one key")
+    }
+
+    /// The code of `value` in the key column `name`.
+    pub fn code(&self, name: &str, value: &str) -> Option<u64> {
+        let f = self.fields.iter().find(|f| f.name == name)?;
+        f.values.iter().position(|v| v == value).map(|i| i as u64)
+    }
+
+    /// The code of key column `name` inside a packed cell.
+    pub fn field(&self, cell: Expr, name: &str) -> Expr {
+        let f = self
+            .fields
+            .iter()
+            .find(|f| f.name == name)
+            .expect("a packed key");
+        (cell / lit(1u64 << f.shift)) % lit(1u64 << f.bits)
+    }
+
+    /// The district cell of a packed school cell: the school's bits cleared.
+    pub fn district(&self, cell: Expr) -> Expr {
+        cell % lit(1u64 << self.fields[0].shift)
+    }
+
+    /// The key columns back from a packed cell, leaving out the first `skip` (1 for the
+    /// district cell, which has no school).
+    pub fn decode(&self, cell: &str, skip: usize) -> Vec<Expr> {
+        self.fields
+            .iter()
+            .skip(skip)
+            .map(|f| {
+                let codes: Vec<u64> = (0..f.values.len() as u64).collect();
+                ((col(cell) / lit(1u64 << f.shift)) % lit(1u64 << f.bits))
+                    .replace_strict(
+                        lit(Series::new("codes".into(), codes)),
+                        lit(Series::new("values".into(), f.values.clone())),
+                        None,
+                        Some(DataType::String),
+                    )
+                    .alias(f.name.as_str())
+            })
+            .collect()
+    }
+}
+
+/// Number the distinct values of large id columns (`column` of each frame) as `u64`,
+/// returning (id text, `idx`).
+pub fn ids(frames: &[(&DataFrame, &str)]) -> PolarsResult<DataFrame> {
+    let parts: Vec<LazyFrame> = frames
+        .iter()
+        .map(|(df, c)| (*df).clone().lazy().select([col(*c).alias("id")]))
+        .collect();
+    concat(parts, UnionArgs::default())?
+        .unique(None, UniqueKeepStrategy::Any)
+        .with_row_index("idx", None)
+        .with_column(col("idx").cast(DataType::UInt64))
+        .collect()
+}
+
+/// Attach the number of `column` from `ids` as `as_name` (null for ids not numbered).
+pub fn attach(lf: LazyFrame, ids: &DataFrame, column: &str, as_name: &str) -> LazyFrame {
+    lf.join(
+        ids.clone()
+            .lazy()
+            .select([col("id"), col("idx").alias(as_name)]),
+        [col(column)],
+        [col("id")],
+        JoinArgs::new(JoinType::Left),
+    )
+}
