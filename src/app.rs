@@ -377,6 +377,7 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
         thousands(rows(Table::Assessments)),
         thousands(rows(Table::SurveyResponses)),
     );
+    let frames: usize = tables.values().map(|df| df.estimated_size()).sum();
     let baseline_rss = memory::reset_peak();
     let mut times = Vec::new();
     let mut out_rows = 0;
@@ -396,7 +397,7 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let peak = memory::peak();
     times.sort_by(f64::total_cmp);
     println!(
-        "metrics stage, {} students ({} scores, {} survey responses) -> {} metric rows: best {:.2} s, median {:.2} s over {} runs; peak memory {} (inputs held: {})",
+        "metrics stage, {} students ({} scores, {} survey responses) -> {} metric rows: best {:.2} s, median {:.2} s over {} runs; peak memory {} (resident before computing: {}, of which input tables {})",
         thousands(args.students),
         thousands(rows(Table::Assessments)),
         thousands(rows(Table::SurveyResponses)),
@@ -406,6 +407,7 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
         times.len(),
         peak.map_or("unknown".to_string(), human_bytes),
         baseline_rss.map_or("unknown".to_string(), human_bytes),
+        human_bytes(frames as u64),
     );
     Ok(())
 }
