@@ -117,11 +117,7 @@ pub fn stats(
         "student_id",
         "sidx",
     )
-    .with_column(
-        years
-            .member_key(col("sidx"), col("school_year"))
-            .alias("mkey"),
-    )
+    .with_column(years.member_key(col("sidx")).alias("mkey"))
     .join(
         members.clone(),
         [col("mkey")],

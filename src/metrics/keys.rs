@@ -39,15 +39,50 @@ pub fn distinct(df: &DataFrame, column: &str) -> PolarsResult<Vec<String>> {
     Ok(values)
 }
 
+/// Lists this short are encoded by comparing, which is cheaper than hashing every row.
+const COMPARE_UP_TO: usize = 8;
+
+/// Map a text column through a table (`from[i]` -> `to[i]`, anything else null): short
+/// tables by comparing, which is cheaper than hashing every row, long ones by hashing.
+pub fn map_text<T>(column: &str, from: &[String], to: &[T], dtype: DataType) -> Expr
+where
+    T: Literal + Clone,
+    Series: NamedFrom<Vec<T>, [T]>,
+{
+    let null = lit(NULL).cast(dtype.clone());
+    if from.len() > COMPARE_UP_TO {
+        return col(column).replace_strict(
+            lit(<Series as NamedFrom<Vec<String>, [String]>>::new(
+                "from".into(),
+                from.to_vec(),
+            )),
+            lit(Series::new("to".into(), to.to_vec())),
+            Some(null),
+            Some(dtype),
+        );
+    }
+    let is = |v: &str| col(column).eq(lit(v));
+    let mut pairs = from.iter().zip(to);
+    let Some((first, first_to)) = pairs.next() else {
+        return null;
+    };
+    let first = when(is(first)).then(lit(first_to.clone()));
+    match pairs.next() {
+        None => first.otherwise(null),
+        Some((v, t)) => {
+            let mut chain = first.when(is(v)).then(lit(t.clone()));
+            for (v, t) in pairs {
+                chain = chain.when(is(v)).then(lit(t.clone()));
+            }
+            chain.otherwise(null)
+        }
+    }
+}
+
 /// Map a text column to its code (position in `values`), as `u64`.
 pub fn encode(column: &str, values: &[String]) -> Expr {
     let codes: Vec<u64> = (0..values.len() as u64).collect();
-    col(column).replace_strict(
-        lit(Series::new("values".into(), values.to_vec())),
-        lit(Series::new("codes".into(), codes)),
-        Some(lit(NULL).cast(DataType::UInt64)),
-        Some(DataType::UInt64),
-    )
+    map_text(column, values, &codes, DataType::UInt64)
 }
 
 impl Packing {
@@ -78,11 +113,32 @@ impl Packing {
 
     /// The packed key of each row.
     pub fn cell(&self) -> Expr {
+        self.cell_with(&[])
+    }
+
+    /// The packed key, taking the codes of some fields from given expressions (codes already
+    /// computed another way) instead of encoding their text column.
+    pub fn cell_with(&self, codes: &[(&str, Expr)]) -> Expr {
         self.fields
             .iter()
-            .map(|f| encode(&f.name, &f.values) * lit(1u64 << f.shift))
+            .map(|f| {
+                let code = codes
+                    .iter()
+                    .find(|(name, _)| *name == f.name)
+                    .map_or_else(|| encode(&f.name, &f.values), |(_, e)| e.clone());
+                code * lit(1u64 << f.shift)
+            })
             .reduce(|a, b| a + b)
             .expect("at least one key")
+    }
+
+    /// Where the field `name` starts in a packed cell.
+    pub fn shift(&self, name: &str) -> u32 {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .expect("a packed key")
+            .shift
     }
 
     /// The code of `value` in the key column `name`.

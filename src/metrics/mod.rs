@@ -183,20 +183,14 @@ impl Years {
         Ok(Years { text, start })
     }
 
-    /// The code of a school year (its position in `text`).
-    pub(crate) fn code(&self, year: Expr) -> Expr {
-        let codes: Vec<u64> = (0..self.text.len() as u64).collect();
-        year.replace_strict(
-            lit(Series::new("text".into(), self.text.clone())),
-            lit(Series::new("codes".into(), codes)),
-            Some(lit(NULL).cast(DataType::UInt64)),
-            Some(DataType::UInt64),
-        )
+    /// The code of the `school_year` column (its position in `text`).
+    pub(crate) fn code(&self) -> Expr {
+        keys::encode("school_year", &self.text)
     }
 
     /// The key of a (student number, school year) pair in `members`.
-    pub(crate) fn member_key(&self, student: Expr, year: Expr) -> Expr {
-        student * lit(1u64 << 8) + self.code(year)
+    pub(crate) fn member_key(&self, student: Expr) -> Expr {
+        student * lit(1u64 << 8) + self.code()
     }
 
     /// The school years, as packing values (codes agree with `code`).
@@ -206,12 +200,7 @@ impl Years {
 
     /// The starting calendar year of the `school_year` column.
     pub(crate) fn expr(&self) -> Expr {
-        col("school_year").replace_strict(
-            lit(Series::new("text".into(), self.text.clone())),
-            lit(Series::new("start".into(), self.start.clone())),
-            Some(lit(NULL).cast(DataType::Int32)),
-            Some(DataType::Int32),
-        )
+        keys::map_text("school_year", &self.text, &self.start, DataType::Int32)
     }
 }
 
@@ -267,11 +256,7 @@ fn members(
     }
     let numbered = keys::attach(students.clone().lazy(), ids, "student_id", "sidx");
     Ok(numbered
-        .with_column(
-            years
-                .member_key(col("sidx"), col("school_year"))
-                .alias("mkey"),
-        )
+        .with_column(years.member_key(col("sidx")).alias("mkey"))
         .select(exprs))
 }
 

@@ -4,6 +4,7 @@
 //! annual target with optional catch-up, the window target and whether it was met.
 
 use super::Years;
+use super::keys;
 use crate::pipeline::Plan;
 use polars::prelude::*;
 
@@ -50,6 +51,7 @@ pub fn score(plan: &Plan, assessments: &DataFrame, years: &Years) -> PolarsResul
     let ids: Vec<String> = plan.assessments.keys().cloned().collect();
     let scales: Vec<String> = plan.assessments.values().map(|a| a.scale.clone()).collect();
     let cuts = cut_table(plan)?;
+    let scale_of = keys::map_text("assessment", &ids, &scales, DataType::String);
     let on = [col("scale"), col("subject"), col("grade")];
     let placed = assessments
         .clone()
@@ -64,14 +66,7 @@ pub fn score(plan: &Plan, assessments: &DataFrame, years: &Years) -> PolarsResul
             col("subject"),
             col("grade"),
             col("scale_score"),
-            col("assessment")
-                .replace_strict(
-                    lit(Series::new("ids".into(), ids)),
-                    lit(Series::new("scales".into(), scales)),
-                    None,
-                    Some(DataType::String),
-                )
-                .alias("scale"),
+            scale_of.alias("scale"),
         ])
         .join(
             cuts.lazy(),
@@ -120,12 +115,7 @@ pub fn score(plan: &Plan, assessments: &DataFrame, years: &Years) -> PolarsResul
 
     let window_ids: Vec<String> = plan.windows.iter().map(|w| w.id.clone()).collect();
     let shares: Vec<f64> = plan.windows.iter().map(|w| w.share_of_year).collect();
-    let share = col("window").replace_strict(
-        lit(Series::new("windows".into(), window_ids)),
-        lit(Series::new("shares".into(), shares)),
-        None,
-        Some(DataType::Float64),
-    );
+    let share = keys::map_text("window", &window_ids, &shares, DataType::Float64);
     let b = col("baseline_score").cast(DataType::Float64);
     let catch_up = match plan.growth.years_to_standard {
         Some(k) => when(col("baseline_dfs").lt(lit(0)))

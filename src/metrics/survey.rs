@@ -33,6 +33,66 @@ const KEYS: [&str; 5] = [
     "construct",
 ];
 
+/// item code, construct code, and the lowest and highest favorable answer of each item.
+fn item_attributes(
+    items: &DataFrame,
+    item_ids: &[String],
+    packing: &Packing,
+) -> PolarsResult<DataFrame> {
+    let get_str = |c: &str| -> PolarsResult<Vec<String>> {
+        Ok(items
+            .column(c)?
+            .str()?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect())
+    };
+    let get_i32 = |c: &str| -> PolarsResult<Vec<i32>> {
+        Ok(items
+            .column(c)?
+            .i32()?
+            .iter()
+            .map(|v| v.unwrap_or(0))
+            .collect())
+    };
+    let (id, construct) = (get_str("item_id")?, get_str("construct")?);
+    let (min, max, fav) = (
+        get_i32("scale_min")?,
+        get_i32("scale_max")?,
+        get_i32("favorable_min")?,
+    );
+    let reversed: Vec<bool> = items
+        .column("reversed")?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect();
+    let (mut code, mut construct_code, mut lo, mut hi) = (vec![], vec![], vec![], vec![]);
+    for i in 0..items.height() {
+        let (Some(item), Some(k)) = (
+            item_ids.iter().position(|v| *v == id[i]),
+            packing.code("construct", &construct[i]),
+        ) else {
+            continue;
+        };
+        code.push(item as u64);
+        construct_code.push(k);
+        if reversed[i] {
+            lo.push(i32::MIN);
+            hi.push(max[i] + min[i] - fav[i]);
+        } else {
+            lo.push(fav[i]);
+            hi.push(i32::MAX);
+        }
+    }
+    df![
+        "item" => code,
+        "construct_code" => construct_code,
+        "lo" => lo,
+        "hi" => hi,
+    ]
+}
+
 pub fn table(
     plan: &Plan,
     items: &DataFrame,
@@ -41,17 +101,6 @@ pub fn table(
     ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<DataFrame> {
-    let items = items.clone().lazy().select([
-        col("item_id"),
-        col("construct"),
-        col("scale_min"),
-        col("scale_max"),
-        col("favorable_min"),
-        col("reversed").fill_null(lit(false)),
-    ]);
-    let favorable = when(col("reversed"))
-        .then(col("response").lt_eq(col("scale_max") + col("scale_min") - col("favorable_min")))
-        .otherwise(col("response").gt_eq(col("favorable_min")));
     let packing = Packing::new(vec![
         ("school_id", keys::distinct(responses, "school_id")?),
         ("school_year", years.values()),
@@ -76,21 +125,43 @@ pub fn table(
     let student = packing
         .code("respondent_type", "student")
         .expect("student is a respondent type");
+    // Each item as a code, with its construct's code and the range of favorable answers: a
+    // reversed item is favorable at or below max + min − favorable_min.
+    let item_ids = keys::distinct(items, "item_id")?;
+    let item_table = item_attributes(items, &item_ids, &packing)?;
     // One row per respondent and construct, with their response counts and groups.
     let respondents = keys::attach(
-        responses.clone().lazy().join(
-            items,
-            [col("item_id")],
-            [col("item_id")],
-            JoinArgs::new(JoinType::Inner),
-        ),
+        responses
+            .clone()
+            .lazy()
+            .select([
+                col("respondent_id"),
+                keys::encode("item_id", &item_ids).alias("item"),
+                packing
+                    .cell_with(&[("construct", lit(0u64))])
+                    .alias("partial"),
+                col("response"),
+            ])
+            .join(
+                item_table.lazy(),
+                [col("item")],
+                [col("item")],
+                JoinArgs::new(JoinType::Inner),
+            ),
         ids,
         "respondent_id",
         "ridx",
     )
     .select([
-        (col("ridx") * above() + packing.cell()).alias("key"),
-        favorable.cast(DataType::Int64).alias("favorable"),
+        (col("ridx") * above()
+            + col("partial")
+            + col("construct_code") * lit(1u64 << packing.shift("construct")))
+        .alias("key"),
+        col("response")
+            .gt_eq(col("lo"))
+            .and(col("response").lt_eq(col("hi")))
+            .cast(DataType::Int64)
+            .alias("favorable"),
     ])
     .group_by([col("key")])
     .agg([
