@@ -280,9 +280,8 @@ pub(crate) struct Numbered {
 
 /// Number rows that carry a packed `cell`.
 pub(crate) fn number(rows: LazyFrame, packing: &Packing) -> PolarsResult<Numbered> {
-    let rows = rows
-        .with_column(packing.district(col("cell")).alias("dcell"))
-        .collect()?;
+    let rows = rows.with_column(packing.district(col("cell")).alias("dcell"));
+    let rows = rows.collect()?;
     let table = |id: &str, skip: usize| {
         let mut select = vec![col(id)];
         select.extend(packing.decode(id, skip));
@@ -354,6 +353,13 @@ pub(crate) fn with_keys(
         .with_column(lit(DISTRICT).alias("school_id"))
         .select(order);
     concat([schools, district], UnionArgs::default())
+}
+
+/// Collect with Polars' streaming engine: for long pipelines of joins, element-wise work and
+/// a group-by over millions of rows, it works through the rows in batches instead of
+/// materializing every intermediate frame, which is faster and needs less memory.
+pub(crate) fn stream(lf: LazyFrame) -> PolarsResult<DataFrame> {
+    Ok(lf.collect_with_engine(Engine::Streaming)?.unwrap_single())
 }
 
 /// Sort a finished table by its keys in text order.

@@ -6,7 +6,7 @@
 
 use super::keys::{self, Packing};
 use super::{
-    Years, fill_members, member_col, number, per_group, predicate_groups, ratio, sorted,
+    Years, fill_members, member_col, number, per_group, predicate_groups, ratio, sorted, stream,
     suppression, with_keys,
 };
 use crate::pipeline::Plan;
@@ -167,29 +167,31 @@ pub fn table(
     .agg([
         len().cast(DataType::Int64).alias("n_responses"),
         col("favorable").sum().alias("n_favorable"),
-    ])
-    .with_columns([
-        (col("key") % above()).alias("cell"),
-        (col("key") / above()).alias("ridx"),
-    ])
-    .with_column(
-        when(
-            packing
-                .field(col("cell"), "respondent_type")
-                .eq(lit(student)),
+    ]);
+    let respondents = stream(respondents)?
+        .lazy()
+        .with_columns([
+            (col("key") % above()).alias("cell"),
+            (col("key") / above()).alias("ridx"),
+        ])
+        .with_column(
+            when(
+                packing
+                    .field(col("cell"), "respondent_type")
+                    .eq(lit(student)),
+            )
+            .then(col("ridx") * lit(1u64 << 8) + packing.field(col("cell"), "school_year"))
+            .otherwise(lit(NULL).cast(DataType::UInt64))
+            .alias("mkey"),
         )
-        .then(col("ridx") * lit(1u64 << 8) + packing.field(col("cell"), "school_year"))
-        .otherwise(lit(NULL).cast(DataType::UInt64))
-        .alias("mkey"),
-    )
-    .join(
-        members.clone(),
-        [col("mkey")],
-        [col("mkey")],
-        JoinArgs::new(JoinType::Left),
-    )
-    .with_columns(fill_members(plan))
-    .drop(by_name(["key", "mkey"], true, false));
+        .join(
+            members.clone(),
+            [col("mkey")],
+            [col("mkey")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns(fill_members(plan))
+        .drop(by_name(["key", "mkey"], true, false));
     let numbered = number(respondents, &packing)?;
 
     // A respondent who answered at two schools is one respondent in the district.
