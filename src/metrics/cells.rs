@@ -5,7 +5,7 @@
 
 use super::keys::{self, Packing};
 use super::scores::{ABOVE, AT, BELOW, NEAR};
-use super::{Years, fill_members, number, per_group, with_keys};
+use super::{Years, fill_members, number, pattern, per_group, per_group_sums, with_keys};
 use crate::pipeline::Plan;
 use polars::prelude::*;
 
@@ -56,24 +56,28 @@ fn terms() -> Vec<Expr> {
     ]
 }
 
-fn sums() -> Vec<Expr> {
+/// Every sum column but the median, each as (name, aggregation over rows).
+fn additive() -> Vec<(&'static str, Expr)> {
     let n = |c: &str| col(c).count().cast(DataType::Int64);
     vec![
-        len().cast(DataType::Int64).alias("n"),
-        col("scale_score").sum().alias("sum_score"),
-        col("dfs").sum().alias("sum_dfs"),
-        col("dfs2").sum().alias("sum_dfs2"),
-        col("below").sum().alias("n_below"),
-        col("near").sum().alias("n_near"),
-        col("at").sum().alias("n_at"),
-        col("above").sum().alias("n_above"),
-        n("growth").alias("n_with_baseline"),
-        col("growth").sum().alias("sum_growth"),
-        col("growth").median().alias("median_growth"),
-        n("met_target").alias("n_target"),
-        col("met_target").sum().alias("n_met"),
-        col("grade11").sum().alias("n_grade11"),
+        ("n", len().cast(DataType::Int64)),
+        ("sum_score", col("scale_score").sum()),
+        ("sum_dfs", col("dfs").sum()),
+        ("sum_dfs2", col("dfs2").sum()),
+        ("n_below", col("below").sum()),
+        ("n_near", col("near").sum()),
+        ("n_at", col("at").sum()),
+        ("n_above", col("above").sum()),
+        ("n_with_baseline", n("growth")),
+        ("sum_growth", col("growth").sum()),
+        ("n_target", n("met_target")),
+        ("n_met", col("met_target").sum()),
+        ("n_grade11", col("grade11").sum()),
     ]
+}
+
+fn median() -> Vec<Expr> {
+    vec![col("growth").median().alias("median_growth")]
 }
 
 /// One row per (cell, group) that has at least one score, for every school and the district.
@@ -125,12 +129,25 @@ pub fn stats(
         JoinArgs::new(JoinType::Left),
     )
     .with_columns(fill_members(plan))
+    .with_column(pattern(plan)?)
     .with_columns(terms())
-    .drop(by_name(
-        ["student_id", "school_year", "sidx", "mkey", "band", "grade"],
-        true,
-        false,
-    ));
+    .select(
+        [
+            "cell",
+            "pattern",
+            "scale_score",
+            "dfs",
+            "dfs2",
+            "below",
+            "near",
+            "at",
+            "above",
+            "growth",
+            "met_target",
+            "grade11",
+        ]
+        .map(col),
+    );
     let numbered = number(rows, &packing)?;
     let order: Vec<Expr> = CELL
         .iter()
@@ -139,30 +156,38 @@ pub fn stats(
         .chain(SUMS.iter())
         .map(|c| col(*c))
         .collect();
-    let schools = per_group(plan, &numbered.rows, "cell", &sums)?.collect()?;
-    // The district's sums are the schools' sums; only the median needs the rows again.
-    let district_key = [col("dcell"), col("group")];
-    let rolled = schools
+    let sums = additive();
+    let schools = per_group_sums(plan, &numbered.rows, "cell", &sums)?.collect()?;
+    // The district's sums are the schools' sums.
+    let key = [col("dcell"), col("group")];
+    let district = schools
         .clone()
         .lazy()
         .with_column(packing.district(col("cell")).alias("dcell"))
-        .group_by(district_key.clone())
-        .agg(
-            SUMS.iter()
-                .filter(|c| **c != "median_growth")
-                .map(|c| col(*c).sum())
-                .collect::<Vec<_>>(),
-        );
-    let medians = per_group(plan, &numbered.rows, "dcell", &|| {
-        vec![col("growth").median().alias("median_growth")]
-    })?;
-    let district = rolled.join(
-        medians,
-        district_key.clone(),
-        district_key,
-        JoinArgs::new(JoinType::Inner),
+        .group_by(key.clone())
+        .agg(sums.iter().map(|(c, _)| col(*c).sum()).collect::<Vec<_>>());
+    // Medians need the rows: only those with a growth, and only the columns they use.
+    let growth = numbered
+        .rows
+        .clone()
+        .lazy()
+        .filter(col("growth").is_not_null())
+        .select([col("cell"), col("dcell"), col("pattern"), col("growth")])
+        .collect()?;
+    let cell = [col("cell"), col("group")];
+    let schools = schools.lazy().join(
+        per_group(plan, &growth, "cell", &median)?,
+        cell.clone(),
+        cell,
+        JoinArgs::new(JoinType::Left),
     );
-    with_keys(&numbered, schools.lazy(), district, &order)?
+    let district = district.join(
+        per_group(plan, &growth, "dcell", &median)?,
+        key.clone(),
+        key,
+        JoinArgs::new(JoinType::Left),
+    );
+    with_keys(&numbered, schools, district, &order)?
         .with_column(years.expr().alias("year_n"))
         .select(
             CELL.iter()

@@ -299,8 +299,31 @@ pub(crate) fn number(rows: LazyFrame, packing: &Packing) -> PolarsResult<Numbere
     })
 }
 
-/// Aggregate `rows` by `id` (`cell` or `dcell`) once per group: `all` takes every row, the
-/// others the rows whose membership column is true. Output: id, `group`, the aggregates.
+/// A student's groups as one bitmask (`pattern`): bit i is the i-th group with a predicate.
+/// Students who share a pattern share every group, so rows can be summed per pattern first.
+pub(crate) fn pattern(plan: &Plan) -> PolarsResult<Expr> {
+    let flags: Vec<Expr> = predicate_groups(plan)
+        .enumerate()
+        .map(|(i, g)| col(member_col(&g.id)).cast(DataType::UInt64) * lit(1u64 << i))
+        .collect();
+    if flags.len() > 63 {
+        polars_bail!(ComputeError: "more than 63 student groups");
+    }
+    Ok(flags
+        .into_iter()
+        .reduce(|a, b| a + b)
+        .unwrap_or_else(|| lit(0u64))
+        .alias("pattern"))
+}
+
+/// The rows of group `g` among rows with a `pattern`.
+fn in_group(plan: &Plan, g: &GroupDef) -> Option<Expr> {
+    let bit = predicate_groups(plan).position(|p| p.id == g.id)?;
+    Some(((col("pattern") / lit(1u64 << bit)) % lit(2u64)).eq(lit(1u64)))
+}
+
+/// Aggregate `rows` (with `pattern`) by `id` (`cell` or `dcell`) once per group: `all` takes
+/// every row, the others the rows whose pattern has their bit. Output: id, `group`, aggregates.
 pub(crate) fn per_group(
     plan: &Plan,
     rows: &DataFrame,
@@ -311,9 +334,9 @@ pub(crate) fn per_group(
         .groups
         .iter()
         .map(|g| {
-            let base = match g.column {
+            let base = match in_group(plan, g) {
                 None => rows.clone().lazy(),
-                Some(_) => rows.clone().lazy().filter(col(member_col(&g.id))),
+                Some(member) => rows.clone().lazy().filter(member),
             };
             base.group_by([col(id)])
                 .agg(aggs())
@@ -327,6 +350,50 @@ pub(crate) fn per_group(
             ..Default::default()
         },
     )
+}
+
+/// Sums per `id` and group, done in two steps: the rows are summed per (id, pattern) once,
+/// then each group adds up the patterns it covers, which are far fewer than the rows.
+/// `sums` are (output name, aggregation over rows); each must be a sum or a count.
+pub(crate) fn per_group_sums(
+    plan: &Plan,
+    rows: &DataFrame,
+    id: &str,
+    sums: &[(&str, Expr)],
+) -> PolarsResult<LazyFrame> {
+    let aggs: Vec<Expr> = sums
+        .iter()
+        .map(|(name, e)| e.clone().alias(*name))
+        .collect();
+    // One integer key when id and pattern fit in 64 bits (grouping by one column is the fast
+    // path), else both columns.
+    let groups = predicate_groups(plan).count() as u32;
+    let max_id = rows.column(id)?.u64()?.max().unwrap_or(0);
+    let id_bits = u64::BITS - max_id.leading_zeros();
+    let by_pattern = if id_bits + groups <= 64 {
+        let shift = || lit(1u64 << groups);
+        rows.clone()
+            .lazy()
+            .group_by([(col(id) * shift() + col("pattern")).alias("key")])
+            .agg(aggs)
+            .with_columns([
+                (col("key") / shift()).alias(id),
+                (col("key") % shift()).alias("pattern"),
+            ])
+            .collect()?
+    } else {
+        rows.clone()
+            .lazy()
+            .group_by([col(id), col("pattern")])
+            .agg(aggs)
+            .collect()?
+    };
+    let resum = || {
+        sums.iter()
+            .map(|(name, _)| col(*name).sum().alias(*name))
+            .collect::<Vec<_>>()
+    };
+    per_group(plan, &by_pattern, id, &resum)
 }
 
 /// School-level aggregates (by `cell`) and district ones (by `dcell`), each with `group`,

@@ -6,8 +6,8 @@
 
 use super::keys::{self, Packing};
 use super::{
-    Years, fill_members, member_col, number, per_group, predicate_groups, ratio, sorted, stream,
-    suppression, with_keys,
+    Years, fill_members, number, pattern, per_group_sums, ratio, sorted, stream, suppression,
+    with_keys,
 };
 use crate::pipeline::Plan;
 use polars::prelude::*;
@@ -191,35 +191,42 @@ pub fn table(
             JoinArgs::new(JoinType::Left),
         )
         .with_columns(fill_members(plan))
-        .drop(by_name(["key", "mkey"], true, false));
+        .with_column(pattern(plan)?)
+        .select([
+            col("cell"),
+            col("ridx"),
+            col("pattern"),
+            col("n_responses"),
+            col("n_favorable"),
+        ]);
     let numbered = number(respondents, &packing)?;
 
-    // A respondent who answered at two schools is one respondent in the district.
-    let flags: Vec<String> = predicate_groups(plan).map(|g| member_col(&g.id)).collect();
-    let mut district_aggs = vec![col("n_responses").sum(), col("n_favorable").sum()];
-    district_aggs.extend(flags.iter().map(|f| col(f.as_str()).any(true)));
+    // A respondent who answered at two schools is one respondent in the district; their
+    // groups come from their students row for the year, the same at every school.
     let district = numbered
         .rows
         .clone()
         .lazy()
         .group_by([(col("ridx") * above() + col("dcell")).alias("dkey")])
-        .agg(district_aggs)
+        .agg([
+            col("n_responses").sum(),
+            col("n_favorable").sum(),
+            col("pattern").first(),
+        ])
         .with_column((col("dkey") % above()).alias("dcell"))
         .collect()?;
-    let aggs = || {
-        vec![
-            len().cast(DataType::Int64).alias("n_respondents"),
-            col("n_responses").sum().alias("n_responses"),
-            col("n_favorable").sum().alias("n_favorable"),
-        ]
-    };
+    let sums = [
+        ("n_respondents", len().cast(DataType::Int64)),
+        ("n_responses", col("n_responses").sum()),
+        ("n_favorable", col("n_favorable").sum()),
+    ];
     let order: Vec<Expr> = KEYS
         .iter()
         .chain(&["group", "n_respondents", "n_responses", "n_favorable"])
         .map(|c| col(*c))
         .collect();
-    let schools = per_group(plan, &numbered.rows, "cell", &aggs)?;
-    let district = per_group(plan, &district, "dcell", &aggs)?;
+    let schools = per_group_sums(plan, &numbered.rows, "cell", &sums)?;
+    let district = per_group_sums(plan, &district, "dcell", &sums)?;
     let lf = with_keys(&numbered, schools, district, &order)?.with_column(
         (ratio(col("n_favorable"), col("n_responses")) * lit(100.0)).alias("pct_favorable"),
     );
