@@ -180,6 +180,9 @@ impl Years {
             .into_iter()
             .filter_map(|t| SchoolYear::parse(&t).map(|y| (t, y.0)))
             .unzip();
+        if text.len() > 255 {
+            polars_bail!(ComputeError: "more than 255 school years in one run");
+        }
         Ok(Years { text, start })
     }
 
