@@ -5,7 +5,9 @@
 
 use super::keys::{self, Packing};
 use super::scores::{ABOVE, AT, BELOW, NEAR};
-use super::{Years, fill_members, number, pattern, per_group, per_group_sums, with_keys};
+use super::{
+    Years, fill_members, number, pattern, per_group, per_group_sums, school_year_window, with_keys,
+};
 use crate::pipeline::Plan;
 use polars::prelude::*;
 
@@ -88,19 +90,15 @@ pub fn stats(
     ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<DataFrame> {
-    let packing = Packing::new(vec![
-        ("school_id", keys::distinct(scored, "school_id")?),
-        ("school_year", years.values()),
-        (
-            "window",
-            plan.windows.iter().map(|w| w.id.clone()).collect(),
-        ),
+    let mut cell_keys = school_year_window(plan, scored, years)?;
+    cell_keys.extend([
         ("assessment", plan.assessments.keys().cloned().collect()),
         (
             "subject",
             plan.subjects().into_iter().map(str::to_string).collect(),
         ),
-    ])?;
+    ]);
+    let packing = Packing::new(cell_keys)?;
     let mut select = vec![packing.cell().alias("cell")];
     select.extend(
         [

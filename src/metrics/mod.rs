@@ -207,6 +207,23 @@ impl Years {
     }
 }
 
+/// The leading keys of every cell, with their possible values: the school (as found in the
+/// `school_id` column of `df`), the school year and the window.
+pub(crate) fn school_year_window(
+    plan: &Plan,
+    df: &DataFrame,
+    years: &Years,
+) -> PolarsResult<Vec<(&'static str, Vec<String>)>> {
+    Ok(vec![
+        ("school_id", keys::distinct(df, "school_id")?),
+        ("school_year", years.values()),
+        (
+            "window",
+            plan.windows.iter().map(|w| w.id.clone()).collect(),
+        ),
+    ])
+}
+
 /// The column that says whether a student belongs to a group (every group but `all`).
 pub(crate) fn member_col(group: &str) -> String {
     format!("in:{group}")

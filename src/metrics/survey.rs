@@ -6,8 +6,8 @@
 
 use super::keys::{self, Packing};
 use super::{
-    Years, fill_members, number, pattern, per_group_sums, ratio, sorted, stream, suppression,
-    with_keys,
+    Years, fill_members, number, pattern, per_group_sums, ratio, school_year_window, sorted,
+    stream, suppression, with_keys,
 };
 use crate::pipeline::Plan;
 use polars::prelude::*;
@@ -101,13 +101,8 @@ pub fn table(
     ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<DataFrame> {
-    let packing = Packing::new(vec![
-        ("school_id", keys::distinct(responses, "school_id")?),
-        ("school_year", years.values()),
-        (
-            "window",
-            plan.windows.iter().map(|w| w.id.clone()).collect(),
-        ),
+    let mut cell_keys = school_year_window(plan, responses, years)?;
+    cell_keys.extend([
         (
             "respondent_type",
             ["parent", "staff", "student"].map(String::from).to_vec(),
@@ -116,7 +111,8 @@ pub fn table(
             "construct",
             plan.constructs.iter().map(|c| c.id.clone()).collect(),
         ),
-    ])?;
+    ]);
+    let packing = Packing::new(cell_keys)?;
     if (ids.height() as u64) >= 1u64 << (63 - packing.bits) {
         polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
     }
