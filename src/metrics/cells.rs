@@ -3,7 +3,7 @@
 //! read off these sums, and the sums are whole numbers, so `rest` (= `all` − group) and
 //! variances are exact.
 
-use super::keys::{self, Packing};
+use super::keys::Packing;
 use super::scores::{ABOVE, AT, BELOW, NEAR};
 use super::{
     Years, fill_members, number, pattern, per_group, per_group_sums, school_year_window, with_keys,
@@ -87,7 +87,6 @@ pub fn stats(
     plan: &Plan,
     scored: &DataFrame,
     members: &LazyFrame,
-    ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<DataFrame> {
     let mut cell_keys = school_year_window(plan, scored, years)?;
@@ -102,7 +101,7 @@ pub fn stats(
     let mut select = vec![packing.cell().alias("cell")];
     select.extend(
         [
-            "student_id",
+            "sidx",
             "school_year",
             "grade",
             "scale_score",
@@ -113,39 +112,37 @@ pub fn stats(
         ]
         .map(col),
     );
-    let rows = keys::attach(
-        scored.clone().lazy().select(select),
-        ids,
-        "student_id",
-        "sidx",
-    )
-    .with_column(years.member_key(col("sidx")).alias("mkey"))
-    .join(
-        members.clone(),
-        [col("mkey")],
-        [col("mkey")],
-        JoinArgs::new(JoinType::Left),
-    )
-    .with_columns(fill_members(plan))
-    .with_column(pattern(plan)?)
-    .with_columns(terms())
-    .select(
-        [
-            "cell",
-            "pattern",
-            "scale_score",
-            "dfs",
-            "dfs2",
-            "below",
-            "near",
-            "at",
-            "above",
-            "growth",
-            "met_target",
-            "grade11",
-        ]
-        .map(col),
-    );
+    let rows = scored
+        .clone()
+        .lazy()
+        .select(select)
+        .with_column(years.member_key(col("sidx")).alias("mkey"))
+        .join(
+            members.clone(),
+            [col("mkey")],
+            [col("mkey")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns(fill_members(plan))
+        .with_column(pattern(plan)?)
+        .with_columns(terms())
+        .select(
+            [
+                "cell",
+                "pattern",
+                "scale_score",
+                "dfs",
+                "dfs2",
+                "below",
+                "near",
+                "at",
+                "above",
+                "growth",
+                "met_target",
+                "grade11",
+            ]
+            .map(col),
+        );
     let numbered = number(rows, &packing)?;
     let order: Vec<Expr> = CELL
         .iter()

@@ -110,6 +110,10 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
     if students.width() > 0 {
         id_columns.push((students, "student_id"));
     }
+    // Students with scores but no students row are numbered too, for their baselines.
+    if let Some(a) = tables.get(&Table::Assessments) {
+        id_columns.push((a, "student_id"));
+    }
     if let Some(r) = tables.get(&Table::SurveyResponses) {
         id_columns.push((r, "respondent_id"));
     }
@@ -123,9 +127,9 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
 
     lap("students and ids");
     if let Some(assessments) = tables.get(&Table::Assessments) {
-        let scored = scores::score(plan, assessments, &years)?;
+        let scored = scores::score(plan, assessments, &years, &ids)?;
         lap("scores and targets");
-        let stats = cells::stats(plan, &scored, &members, &ids, &years)?;
+        let stats = cells::stats(plan, &scored, &members, &years)?;
         lap("sums per cell and group");
         out.push(("baselines", baselines::table(plan, &stats)?));
         let growth = growth::table(plan, &stats)?;
@@ -194,6 +198,11 @@ impl Years {
     /// The key of a (student number, school year) pair in `members`.
     pub(crate) fn member_key(&self, student: Expr) -> Expr {
         student * lit(1u64 << 8) + self.code()
+    }
+
+    /// The first school year's starting calendar year.
+    pub(crate) fn first(&self) -> i32 {
+        self.start.first().copied().unwrap_or(0)
     }
 
     /// The school years, as packing values (codes agree with `code`).

@@ -18,16 +18,15 @@ pub const ABOVE: i32 = 3;
 /// target has met it (so 0.55 × 40 = 22.000000000000004 does not fail a score of exactly 22).
 const TARGET_TOLERANCE: f64 = 1e-6;
 
-/// Cut scores and expected growth per (scale, subject, grade).
-fn cut_table(plan: &Plan) -> PolarsResult<DataFrame> {
-    let (mut scale, mut subject, mut grade) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut near, mut at, mut above, mut g) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for s in plan.scales.values() {
+/// Cut scores and expected growth per (scale, subject, grade), keyed by `ckey`.
+fn cut_table(plan: &Plan, subjects: &[String]) -> PolarsResult<DataFrame> {
+    let (mut key, mut near, mut at, mut above, mut g) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (scale_code, s) in plan.scales.values().enumerate() {
         for (subj, grades) in &s.cuts {
+            let subject_code = subjects.iter().position(|x| x == subj).unwrap_or(0);
             for (gr, cuts) in grades {
-                scale.push(s.id.clone());
-                subject.push(subj.clone());
-                grade.push(*gr);
+                key.push(cut_key(scale_code as u64, subject_code as u64, *gr as u64));
                 near.push(cuts.near);
                 at.push(cuts.at);
                 above.push(cuts.above);
@@ -36,9 +35,7 @@ fn cut_table(plan: &Plan) -> PolarsResult<DataFrame> {
         }
     }
     df![
-        "scale" => scale,
-        "subject" => subject,
-        "grade" => grade,
+        "ckey" => key,
         "near" => near,
         "at" => at,
         "above" => above,
@@ -46,18 +43,33 @@ fn cut_table(plan: &Plan) -> PolarsResult<DataFrame> {
     ]
 }
 
+/// The key of a (scale, subject, grade) in the cut table.
+fn cut_key(scale: u64, subject: u64, grade: u64) -> u64 {
+    (scale << 16) + (subject << 8) + grade
+}
+
 /// Every valid score with dfs, band, baseline and targets.
-pub fn score(plan: &Plan, assessments: &DataFrame, years: &Years) -> PolarsResult<DataFrame> {
-    let ids: Vec<String> = plan.assessments.keys().cloned().collect();
-    let scales: Vec<String> = plan.assessments.values().map(|a| a.scale.clone()).collect();
-    let cuts = cut_table(plan)?;
-    let scale_of = keys::map_text("assessment", &ids, &scales, DataType::String);
-    let on = [col("scale"), col("subject"), col("grade")];
-    let placed = assessments
-        .clone()
-        .lazy()
+/// `ids` numbers every student id (see `keys::ids`); the result carries it as `sidx`.
+pub fn score(
+    plan: &Plan,
+    assessments: &DataFrame,
+    years: &Years,
+    ids: &DataFrame,
+) -> PolarsResult<DataFrame> {
+    let assessment_ids: Vec<String> = plan.assessments.keys().cloned().collect();
+    let scale_ids: Vec<&String> = plan.scales.keys().collect();
+    let scale_codes: Vec<u64> = plan
+        .assessments
+        .values()
+        .map(|a| scale_ids.iter().position(|s| **s == a.scale).unwrap_or(0) as u64)
+        .collect();
+    let subjects: Vec<String> = plan.subjects().into_iter().map(str::to_string).collect();
+    let cuts = cut_table(plan, &subjects)?;
+    let on = [col("ckey")];
+    let placed = keys::attach(assessments.clone().lazy(), ids, "student_id", "sidx")
         .select([
             col("student_id"),
+            col("sidx"),
             col("school_id"),
             col("school_year"),
             years.expr().alias("year_n"),
@@ -66,8 +78,21 @@ pub fn score(plan: &Plan, assessments: &DataFrame, years: &Years) -> PolarsResul
             col("subject"),
             col("grade"),
             col("scale_score"),
-            scale_of.alias("scale"),
+            // Scale and subject as codes: the cut table and the baseline are found by one
+            // integer key each.
+            (keys::map_text(
+                "assessment",
+                &assessment_ids,
+                &scale_codes,
+                DataType::UInt64,
+            ) * lit(1u64 << 8)
+                + keys::encode("subject", &subjects))
+            .alias("scale_subject"),
         ])
+        .with_column(
+            (col("scale_subject") * lit(1u64 << 8) + col("grade").cast(DataType::UInt64))
+                .alias("ckey"),
+        )
         .join(
             cuts.lazy(),
             on.clone(),
@@ -87,21 +112,20 @@ pub fn score(plan: &Plan, assessments: &DataFrame, years: &Years) -> PolarsResul
         ])
         .collect()?;
 
-    let student_keys = [
-        col("student_id"),
-        col("year_n"),
-        col("scale"),
-        col("subject"),
-    ];
+    // (student, year, scale, subject) as one integer; a baseline row is keyed by the year it
+    // is the baseline of.
+    let student_key = |year_offset: i32| {
+        ((col("sidx") * lit(1u64 << 8)
+            + (col("year_n") + lit(year_offset - years.first())).cast(DataType::UInt64))
+            * lit(1u64 << 16))
+            + col("scale_subject")
+    };
     let baseline = placed
         .clone()
         .lazy()
         .filter(col("window").eq(lit(plan.growth.baseline_window.as_str())))
         .select([
-            col("student_id"),
-            (col("year_n") + lit(1)).alias("year_n"),
-            col("scale"),
-            col("subject"),
+            student_key(1).alias("bkey"),
             col("assessment").alias("baseline_assessment"),
             col("scale_score").alias("baseline_score"),
             col("dfs").alias("baseline_dfs"),
@@ -110,7 +134,7 @@ pub fn score(plan: &Plan, assessments: &DataFrame, years: &Years) -> PolarsResul
             ["baseline_assessment"],
             SortMultipleOptions::default().with_maintain_order(true),
         )
-        .unique_stable_generic(Some(student_keys.to_vec()), UniqueKeepStrategy::First)
+        .unique_stable_generic(Some(vec![col("bkey")]), UniqueKeepStrategy::First)
         .drop(by_name(["baseline_assessment"], true, false));
 
     let window_ids: Vec<String> = plan.windows.iter().map(|w| w.id.clone()).collect();
@@ -125,10 +149,11 @@ pub fn score(plan: &Plan, assessments: &DataFrame, years: &Years) -> PolarsResul
     };
     placed
         .lazy()
+        .with_column(student_key(0).alias("bkey"))
         .join(
             baseline,
-            student_keys.clone(),
-            student_keys,
+            [col("bkey")],
+            [col("bkey")],
             JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
         .with_column((b.clone() + col("expected_growth") + catch_up).alias("annual_target"))
