@@ -3,11 +3,10 @@
 //! read off these sums, and the sums are whole numbers, so `rest` (= `all` − group) and
 //! variances are exact.
 
+use super::groups::{fill_members, number, pattern, per_group, per_group_sums, with_keys};
 use super::keys::Packing;
 use super::scores::{ABOVE, AT, BELOW, NEAR};
-use super::{
-    Years, fill_members, number, pattern, per_group, per_group_sums, school_year_window, with_keys,
-};
+use super::{Years, school_year_window};
 use crate::pipeline::Plan;
 use polars::prelude::*;
 

@@ -10,6 +10,7 @@ mod cells;
 mod dashboard;
 mod flags;
 mod gaps;
+mod groups;
 mod growth;
 mod keys;
 mod scores;
@@ -20,8 +21,6 @@ mod tests;
 
 use crate::canonical::{SchoolYear, Table};
 use crate::pipeline::Plan;
-use crate::pipeline::plan::GroupDef;
-use keys::Packing;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -122,7 +121,7 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
     } else {
         keys::ids(&id_columns)?
     };
-    let members = members(plan, students, &ids, &years)?;
+    let members = groups::members(plan, students, &ids, &years)?;
     let mut out = Vec::new();
 
     lap("students and ids");
@@ -231,224 +230,6 @@ pub(crate) fn school_year_window(
             plan.windows.iter().map(|w| w.id.clone()).collect(),
         ),
     ])
-}
-
-/// The column that says whether a student belongs to a group (every group but `all`).
-pub(crate) fn member_col(group: &str) -> String {
-    format!("in:{group}")
-}
-
-/// The groups that have a predicate (all but `all`).
-pub(crate) fn predicate_groups(plan: &Plan) -> impl Iterator<Item = &GroupDef> {
-    plan.groups.iter().filter(|g| g.column.is_some())
-}
-
-/// One row per students row, keyed by `mkey` (the student's number and year code), with a
-/// membership column per group.
-fn members(
-    plan: &Plan,
-    students: &DataFrame,
-    ids: &DataFrame,
-    years: &Years,
-) -> PolarsResult<LazyFrame> {
-    let mut exprs = vec![col("mkey")];
-    for g in predicate_groups(plan) {
-        let column = g.column.as_deref().expect("predicate groups have a column");
-        let is_bool = students
-            .column(column)
-            .map(|c| c.dtype() == &DataType::Boolean)
-            .unwrap_or(false);
-        let member = if is_bool {
-            let yes = g.values.iter().any(|v| v == "Y");
-            let no = g.values.iter().any(|v| v == "N");
-            match (yes, no) {
-                (true, true) => col(column).is_not_null(),
-                (true, false) => col(column).eq(lit(true)),
-                (false, true) => col(column).eq(lit(false)),
-                (false, false) => lit(false),
-            }
-        } else {
-            let values = Series::new("values".into(), g.values.clone());
-            col(column).is_in(lit(values).implode(false), false)
-        };
-        exprs.push(member.fill_null(lit(false)).alias(member_col(&g.id)));
-    }
-    if students.width() == 0 {
-        let mut cols = vec![Column::new_empty("mkey".into(), &DataType::UInt64)];
-        for g in predicate_groups(plan) {
-            cols.push(Column::new_empty(
-                member_col(&g.id).into(),
-                &DataType::Boolean,
-            ));
-        }
-        return Ok(DataFrame::new_infer_height(cols)?.lazy());
-    }
-    let numbered = keys::attach(students.clone().lazy(), ids, "student_id", "sidx");
-    Ok(numbered
-        .with_column(years.member_key(col("sidx")).alias("mkey"))
-        .select(exprs))
-}
-
-/// Null membership (no students row for that year) means "in `all` only".
-pub(crate) fn fill_members(plan: &Plan) -> Vec<Expr> {
-    predicate_groups(plan)
-        .map(|g| col(member_col(&g.id)).fill_null(lit(false)))
-        .collect()
-}
-
-/// Rows keyed by a packed `cell` (see `keys`) and its district `dcell`, with the tables that
-/// turn both back into key columns.
-pub(crate) struct Numbered {
-    /// The rows, with `cell` and `dcell`.
-    pub rows: DataFrame,
-    /// `cell` -> the school keys.
-    pub cells: DataFrame,
-    /// `dcell` -> the district keys.
-    pub dcells: DataFrame,
-}
-
-/// Number rows that carry a packed `cell`.
-pub(crate) fn number(rows: LazyFrame, packing: &Packing) -> PolarsResult<Numbered> {
-    let rows = rows.with_column(packing.district(col("cell")).alias("dcell"));
-    let rows = rows.collect()?;
-    let table = |id: &str, skip: usize| {
-        let mut select = vec![col(id)];
-        select.extend(packing.decode(id, skip));
-        rows.clone()
-            .lazy()
-            .select([col(id)])
-            .unique(None, UniqueKeepStrategy::Any)
-            .select(select)
-            .collect()
-    };
-    Ok(Numbered {
-        cells: table("cell", 0)?,
-        dcells: table("dcell", 1)?,
-        rows,
-    })
-}
-
-/// A student's groups as one bitmask (`pattern`): bit i is the i-th group with a predicate.
-/// Students who share a pattern share every group, so rows can be summed per pattern first.
-pub(crate) fn pattern(plan: &Plan) -> PolarsResult<Expr> {
-    let flags: Vec<Expr> = predicate_groups(plan)
-        .enumerate()
-        .map(|(i, g)| col(member_col(&g.id)).cast(DataType::UInt64) * lit(1u64 << i))
-        .collect();
-    if flags.len() > 63 {
-        polars_bail!(ComputeError: "more than 63 student groups");
-    }
-    Ok(flags
-        .into_iter()
-        .reduce(|a, b| a + b)
-        .unwrap_or_else(|| lit(0u64))
-        .alias("pattern"))
-}
-
-/// The rows of group `g` among rows with a `pattern`.
-fn in_group(plan: &Plan, g: &GroupDef) -> Option<Expr> {
-    let bit = predicate_groups(plan).position(|p| p.id == g.id)?;
-    Some(((col("pattern") / lit(1u64 << bit)) % lit(2u64)).eq(lit(1u64)))
-}
-
-/// Aggregate `rows` (with `pattern`) by `id` (`cell` or `dcell`) once per group: `all` takes
-/// every row, the others the rows whose pattern has their bit. Output: id, `group`, aggregates.
-pub(crate) fn per_group(
-    plan: &Plan,
-    rows: &DataFrame,
-    id: &str,
-    aggs: &dyn Fn() -> Vec<Expr>,
-) -> PolarsResult<LazyFrame> {
-    let parts: Vec<LazyFrame> = plan
-        .groups
-        .iter()
-        .map(|g| {
-            let base = match in_group(plan, g) {
-                None => rows.clone().lazy(),
-                Some(member) => rows.clone().lazy().filter(member),
-            };
-            base.group_by([col(id)])
-                .agg(aggs())
-                .with_column(lit(g.id.as_str()).alias("group"))
-        })
-        .collect();
-    concat(
-        parts,
-        UnionArgs {
-            parallel: true,
-            ..Default::default()
-        },
-    )
-}
-
-/// Sums per `id` and group, done in two steps: the rows are summed per (id, pattern) once,
-/// then each group adds up the patterns it covers, which are far fewer than the rows.
-/// `sums` are (output name, aggregation over rows); each must be a sum or a count.
-pub(crate) fn per_group_sums(
-    plan: &Plan,
-    rows: &DataFrame,
-    id: &str,
-    sums: &[(&str, Expr)],
-) -> PolarsResult<LazyFrame> {
-    let aggs: Vec<Expr> = sums
-        .iter()
-        .map(|(name, e)| e.clone().alias(*name))
-        .collect();
-    // One integer key when id and pattern fit in 64 bits (grouping by one column is the fast
-    // path), else both columns.
-    let groups = predicate_groups(plan).count() as u32;
-    let max_id = rows.column(id)?.u64()?.max().unwrap_or(0);
-    let id_bits = u64::BITS - max_id.leading_zeros();
-    let by_pattern = if id_bits + groups <= 64 {
-        let shift = || lit(1u64 << groups);
-        rows.clone()
-            .lazy()
-            .group_by([(col(id) * shift() + col("pattern")).alias("key")])
-            .agg(aggs)
-            .with_columns([
-                (col("key") / shift()).alias(id),
-                (col("key") % shift()).alias("pattern"),
-            ])
-            .collect()?
-    } else {
-        rows.clone()
-            .lazy()
-            .group_by([col(id), col("pattern")])
-            .agg(aggs)
-            .collect()?
-    };
-    let resum = || {
-        sums.iter()
-            .map(|(name, _)| col(*name).sum().alias(*name))
-            .collect::<Vec<_>>()
-    };
-    per_group(plan, &by_pattern, id, &resum)
-}
-
-/// School-level aggregates (by `cell`) and district ones (by `dcell`), each with `group`,
-/// given their key columns back and stacked; `order` is the output columns.
-pub(crate) fn with_keys(
-    numbered: &Numbered,
-    schools: LazyFrame,
-    district: LazyFrame,
-    order: &[Expr],
-) -> PolarsResult<LazyFrame> {
-    let cell = [col("cell")];
-    let dcell = [col("dcell")];
-    let inner = || JoinArgs::new(JoinType::Inner);
-    let schools = schools
-        .join(numbered.cells.clone().lazy(), cell.clone(), cell, inner())
-        .select(order);
-    let district = district
-        .join(
-            numbered.dcells.clone().lazy(),
-            dcell.clone(),
-            dcell,
-            inner(),
-        )
-        .with_column(lit(DISTRICT).alias("school_id"))
-        .select(order);
-    concat([schools, district], UnionArgs::default())
 }
 
 /// Collect with Polars' streaming engine: for long pipelines of joins, element-wise work and

@@ -4,11 +4,9 @@
 //! respondents take their groups from the students table; staff and parents are `all` only.
 //! The district roll-up counts a respondent once.
 
+use super::groups::{fill_members, number, pattern, per_group_sums, with_keys};
 use super::keys::{self, Packing};
-use super::{
-    Years, fill_members, number, pattern, per_group_sums, ratio, school_year_window, sorted,
-    stream, suppression, with_keys,
-};
+use super::{Years, ratio, school_year_window, sorted, stream, suppression};
 use crate::pipeline::Plan;
 use polars::prelude::*;
 
