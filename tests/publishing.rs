@@ -243,6 +243,15 @@ fn schools_option_limits_what_is_published() {
     .unwrap();
     let schools = strs(&students, "school_id");
     assert_eq!(schools, ["101"; 4]);
+    // Metric tables keep the chosen school and the district roll-up.
+    let baselines = polars::prelude::ParquetReader::new(
+        fs::File::open(run.join("metrics/baselines.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    let mut ids = strs(&baselines, "school_id");
+    ids.dedup();
+    assert_eq!(ids, ["101", "district"]);
 
     let o = run_in(dir.path(), &["run", "pipeline.toml", "--schools", "102"]);
     assert_eq!(o.status.code(), Some(2));
