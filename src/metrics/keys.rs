@@ -169,6 +169,10 @@ impl Packing {
             .iter()
             .skip(skip)
             .map(|f| {
+                if f.values.is_empty() {
+                    // No rows: nothing to decode, but the column keeps its type.
+                    return lit(NULL).cast(DataType::String).alias(f.name.as_str());
+                }
                 let codes: Vec<u64> = (0..f.values.len() as u64).collect();
                 ((col(cell) / lit(1u64 << f.shift)) % lit(1u64 << f.bits))
                     .replace_strict(

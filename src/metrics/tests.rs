@@ -924,3 +924,25 @@ fn students_without_demographics_count_in_all_and_rest_only() {
     close(f(&rest, "n_reference"), 2.0);
     close(f(&rest, "reference_value"), 33.0);
 }
+
+#[test]
+fn empty_extracts_give_empty_tables_with_their_columns() {
+    let p = plan(&format!(
+        "{PAIRS}\n[dashboard]\nenabled = true\n[survey]\nconstructs = [{{ id = \"belonging\", label = \"B\" }}, {{ id = \"climate\", label = \"C\" }}]\n"
+    ));
+    let (st, sc) = worked_example("2025-26", "spring");
+    let none = |df: DataFrame| df.head(Some(0));
+    let (items, responses) = survey_tables();
+    let tables = BTreeMap::from([
+        (Table::Students, none(students(&st))),
+        (Table::Assessments, none(scores(&sc, "sbac"))),
+        (Table::SurveyItems, items),
+        (Table::SurveyResponses, none(responses)),
+    ]);
+    let m = compute(&p, &tables).expect("empty extracts compute");
+    for (table, df) in &m.tables {
+        assert_eq!(df.height(), 0, "{table}");
+        assert!(df.width() >= 9, "{table} keeps its columns");
+    }
+    assert_eq!(m.tables.len(), 7);
+}
