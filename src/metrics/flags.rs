@@ -45,9 +45,9 @@ fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
     Ok(df.column(name)?.f64()?.iter().collect())
 }
 
-/// One decimal, never "-0.0".
+/// One decimal, rounded half away from zero (as the Dashboard rounds), never "-0.0".
 pub fn one_decimal(x: f64) -> String {
-    let s = format!("{x:.1}");
+    let s = format!("{:.1}", (x * 10.0).round() / 10.0);
     if s == "-0.0" { "0.0".to_string() } else { s }
 }
 
@@ -115,52 +115,39 @@ fn gap_flags(plan: &Plan, gaps: &DataFrame) -> PolarsResult<Vec<Flag>> {
             &year[i],
             &subject[i],
         );
+        let moved = words.movement(b, g);
         let (flag, reason) = if plan.flags.gap_widening.is_some_and(|min| d > min) {
             (
                 "gap_widening",
                 format!(
-                    "{}, the gap between {} and {} widened by {} points since {} (from {} to {} points); the change is larger than year-to-year noise would explain.",
-                    words.lead,
-                    words.focal,
-                    words.reference,
-                    one_decimal(d),
-                    words.since,
-                    one_decimal(b),
-                    one_decimal(g)
+                    "{}, {moved}; the change is larger than year-to-year noise would explain.",
+                    words.lead
                 ),
             )
         } else if d < 0.0 && fc > 0.0 && plan.flags.bright_spot {
             (
                 "bright_spot",
                 format!(
-                    "{}, the gap between {} and {} narrowed by {} points since {}; {} average rose by {} points.",
+                    "{}, {moved}; {} average rose by {} points.",
                     words.lead,
-                    words.focal,
-                    words.reference,
-                    one_decimal(-d),
-                    words.since,
                     words.focal_possessive,
                     one_decimal(fc)
                 ),
             )
         } else if d < 0.0 && fc <= 0.0 && plan.flags.closing_by_decline {
+            let focal = if one_decimal(fc) == "0.0" {
+                "held steady".to_string()
+            } else {
+                format!("fell by {} points", one_decimal(-fc))
+            };
             (
                 "closing_by_decline",
                 format!(
-                    "{}, the gap between {} and {} narrowed by {} points since {}, but this is closing by decline: {} average fell by {} points while {} average {}.",
+                    "{}, {moved}, but this is closing by decline: {} average fell by {} points while {} average {focal}.",
                     words.lead,
-                    words.focal,
-                    words.reference,
-                    one_decimal(-d),
-                    words.since,
                     words.reference_possessive,
                     one_decimal(-rc),
                     words.focal_possessive,
-                    if one_decimal(fc) == "0.0" {
-                        "held steady".to_string()
-                    } else {
-                        format!("fell by {} points", one_decimal(-fc))
-                    }
                 ),
             )
         } else {
@@ -269,6 +256,40 @@ impl Words {
     }
 }
 
+impl Words {
+    /// How the gap moved from `before` to `now` (positive: the focal group trails), said the
+    /// way it reads when the focal group is behind, ahead, or has crossed over.
+    fn movement(&self, before: f64, now: f64) -> String {
+        let (f, r, since) = (&self.focal, &self.reference, &self.since);
+        let change = one_decimal((now - before).abs());
+        match (before >= 0.0, now >= 0.0) {
+            (true, true) => format!(
+                "the gap between {f} and {r} {} by {change} points since {since} (from {} to {} points)",
+                if now > before { "widened" } else { "narrowed" },
+                one_decimal(before),
+                one_decimal(now)
+            ),
+            (false, false) => format!(
+                "{} lead over {r} {} by {change} points since {since} (from {} to {} points)",
+                self.focal_possessive,
+                if now > before { "narrowed" } else { "grew" },
+                one_decimal(-before),
+                one_decimal(-now)
+            ),
+            (false, true) => format!(
+                "{f} went from {} points ahead of {r} in {since} to {} points behind",
+                one_decimal(-before),
+                one_decimal(now)
+            ),
+            (true, false) => format!(
+                "{f} went from {} points behind {r} in {since} to {} points ahead",
+                one_decimal(before),
+                one_decimal(-now)
+            ),
+        }
+    }
+}
+
 /// A group's label as it reads inside a sentence.
 fn group_phrase(plan: &Plan, id: &str) -> String {
     match id {
@@ -306,5 +327,41 @@ fn possessive(phrase: &str) -> String {
         format!("{phrase}'")
     } else {
         format!("{phrase}'s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        let text = "name = \"t\"\n[inputs.schools]\npath = \"s.csv\"\n[inputs.students]\npath = \"st.csv\"\n[inputs.assessments]\npath = \"a.csv\"\n[[windows]]\nid = \"fall\"\nshare_of_year = 0.2\n[[windows]]\nid = \"spring\"\nshare_of_year = 1.0\n[scales.sbac]\npreset = \"smarter_balanced\"\n[assessments.sbac]\nscale = \"sbac\"\n";
+        crate::pipeline::from_text(text, std::path::Path::new("/t/p.toml"), String::new()).unwrap()
+    }
+
+    #[test]
+    fn sentences_say_who_is_behind_or_ahead() {
+        let p = plan();
+        let w = Words::new(&p, "female", "male", "fall", "2025-26", "math");
+        assert_eq!(w.lead, "In math at the fall window");
+        assert_eq!(
+            w.movement(40.0, 46.25),
+            "the gap between female students and male students widened by 6.3 points since fall 2024-25 (from 40.0 to 46.3 points)"
+        );
+        assert_eq!(
+            w.movement(-19.1, 15.5),
+            "female students went from 19.1 points ahead of male students in fall 2024-25 to 15.5 points behind"
+        );
+        assert_eq!(
+            w.movement(-10.0, -4.0),
+            "female students' lead over male students narrowed by 6.0 points since fall 2024-25 (from 10.0 to 4.0 points)"
+        );
+        let el = Words::new(&p, "english_learner", "rest", "spring", "2025-26", "ela");
+        assert_eq!(
+            el.movement(12.0, -3.0),
+            "English learners went from 12.0 points behind other students in spring 2024-25 to 3.0 points ahead"
+        );
+        assert_eq!(el.focal_possessive, "English learners'");
+        assert_eq!(one_decimal(-0.04), "0.0");
     }
 }
