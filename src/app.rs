@@ -7,6 +7,7 @@ use crate::ingest::{self, IngestError};
 use crate::metrics::{self, Metrics};
 use crate::pipeline::{self, LoadError, Plan};
 use crate::publish::{self, Manifest, Staging, manifest::Timing};
+use crate::thousands;
 use crate::validate::{self, Quality, Validated};
 use polars::prelude::*;
 use std::path::PathBuf;
@@ -442,19 +443,6 @@ mod memory {
     pub fn peak() -> Option<u64> {
         status("VmHWM:")
     }
-}
-
-/// 1234567 -> "1,234,567".
-pub fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 fn human_bytes(n: u64) -> String {

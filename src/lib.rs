@@ -39,3 +39,16 @@ pub fn render_failure(failure: &app::Failure) -> String {
     }
     out
 }
+
+/// 1234567 -> "1,234,567".
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}

@@ -208,7 +208,7 @@ fn low_growth(plan: &Plan, growth: &DataFrame) -> PolarsResult<Vec<Flag>> {
                 "{}, {}% of the {} students with a baseline score had reached their growth target for this point in the year; this flag is raised below {}%.",
                 words.lead,
                 one_decimal(p),
-                n,
+                crate::thousands(n as usize),
                 one_decimal(below)
             ),
         });
