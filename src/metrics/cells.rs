@@ -3,7 +3,7 @@
 //! read off these sums, and the sums are whole numbers, so `rest` (= `all` − group) and
 //! variances are exact.
 
-use super::groups::{fill_members, number, pattern, per_group, per_group_sums, with_keys};
+use super::groups::{number, per_group, per_group_sums, with_keys, with_pattern};
 use super::keys::Packing;
 use super::scores::{ABOVE, AT, BELOW, NEAR};
 use super::{Years, school_year_window};
@@ -111,19 +111,12 @@ pub fn stats(
         ]
         .map(col),
     );
-    let rows = scored
+    let scored = scored
         .clone()
         .lazy()
         .select(select)
-        .with_column(years.member_key(col("sidx")).alias("mkey"))
-        .join(
-            members.clone(),
-            [col("mkey")],
-            [col("mkey")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns(fill_members(plan))
-        .with_column(pattern(plan)?)
+        .with_column(years.member_key(col("sidx")).alias("mkey"));
+    let rows = with_pattern(scored, members, plan)?
         .with_columns(terms())
         .select(
             [

@@ -65,6 +65,24 @@ pub(crate) fn members(
         .select(exprs))
 }
 
+/// Each row's group `pattern`, from its `mkey` (student number and year; null when the row is
+/// not a student's): rows without a students row that year are in `all` only.
+pub(crate) fn with_pattern(
+    lf: LazyFrame,
+    members: &LazyFrame,
+    plan: &Plan,
+) -> PolarsResult<LazyFrame> {
+    Ok(lf
+        .join(
+            members.clone(),
+            [col("mkey")],
+            [col("mkey")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns(fill_members(plan))
+        .with_column(pattern(plan)?))
+}
+
 /// Null membership (no students row for that year) means "in `all` only".
 pub(crate) fn fill_members(plan: &Plan) -> Vec<Expr> {
     predicate_groups(plan)

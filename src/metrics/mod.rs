@@ -43,17 +43,11 @@ impl Metrics {
     }
 }
 
-/// The key columns of each published table, in sort order.
+/// The key columns of each published table, in sort order: the leading columns of each.
 pub fn keys(table: &str) -> &'static [&'static str] {
     match table {
-        "baselines" | "growth" => &[
-            "school_id",
-            "school_year",
-            "window",
-            "assessment",
-            "subject",
-            "group",
-        ],
+        "baselines" => &baselines::COLUMNS[..6],
+        "growth" => &growth::COLUMNS[..6],
         "student_growth" => &[
             "student_id",
             "school_id",
@@ -62,34 +56,10 @@ pub fn keys(table: &str) -> &'static [&'static str] {
             "assessment",
             "subject",
         ],
-        "gaps" => &[
-            "school_id",
-            "school_year",
-            "window",
-            "assessment",
-            "subject",
-            "metric",
-            "focal_group",
-            "reference_group",
-        ],
-        "survey" => &[
-            "school_id",
-            "school_year",
-            "window",
-            "respondent_type",
-            "construct",
-            "group",
-        ],
-        "dashboard" => &["school_id", "school_year", "assessment", "subject", "group"],
-        "flags" => &[
-            "school_id",
-            "school_year",
-            "window",
-            "subject",
-            "flag",
-            "focal_group",
-            "reference_group",
-        ],
+        "gaps" => &gaps::COLUMNS[..8],
+        "survey" => &survey::COLUMNS[..6],
+        "dashboard" => &dashboard::COLUMNS[..5],
+        "flags" => &flags::COLUMNS[..7],
         _ => &[],
     }
 }

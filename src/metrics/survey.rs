@@ -4,7 +4,7 @@
 //! respondents take their groups from the students table; staff and parents are `all` only.
 //! The district roll-up counts a respondent once.
 
-use super::groups::{fill_members, number, pattern, per_group_sums, with_keys};
+use super::groups::{number, per_group_sums, with_keys, with_pattern};
 use super::keys::{self, Packing};
 use super::{Years, ratio, school_year_window, sorted, stream, suppression};
 use crate::pipeline::Plan;
@@ -177,22 +177,14 @@ pub fn table(
             .then(col("ridx") * lit(1u64 << 8) + packing.field(col("cell"), "school_year"))
             .otherwise(lit(NULL).cast(DataType::UInt64))
             .alias("mkey"),
-        )
-        .join(
-            members.clone(),
-            [col("mkey")],
-            [col("mkey")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns(fill_members(plan))
-        .with_column(pattern(plan)?)
-        .select([
-            col("cell"),
-            col("ridx"),
-            col("pattern"),
-            col("n_responses"),
-            col("n_favorable"),
-        ]);
+        );
+    let respondents = with_pattern(respondents, members, plan)?.select([
+        col("cell"),
+        col("ridx"),
+        col("pattern"),
+        col("n_responses"),
+        col("n_favorable"),
+    ]);
     let numbered = number(respondents, &packing)?;
 
     // A respondent who answered at two schools is one respondent in the district; their
