@@ -1,9 +1,11 @@
 //! The synthetic district as the validated, canonical tables validation would accept from
 //! it (canonical codes, typed columns, file order), without writing and reading extracts.
+//! Schools and survey responses are written in canonical form already and share their frames
+//! with `write`.
 //! `bench` times the metrics stage on these; a test checks they equal what validation
 //! makes of the written files.
 
-use super::District;
+use super::{District, write};
 use crate::canonical::{SchoolYear, Table};
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -18,13 +20,7 @@ fn assessment_id(vendor: &str) -> &'static str {
 
 /// Every canonical table of a clean (fault-free) district.
 pub fn typed_tables(d: &District) -> PolarsResult<BTreeMap<Table, DataFrame>> {
-    let schools = df![
-        "school_id" => d.schools.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
-        "school_name" => d.schools.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-        "level" => d.schools.iter().map(|s| s.level).collect::<Vec<_>>(),
-        "supervisor" => d.schools.iter().map(|s| s.supervisor.as_str()).collect::<Vec<_>>(),
-        "triad" => d.schools.iter().map(|s| s.triad.as_str()).collect::<Vec<_>>(),
-    ]?;
+    let schools = write::schools_frame(d)?;
     let st = &d.students;
     let students = df![
         "student_id" => st.iter().map(|s| s.student_id.as_str()).collect::<Vec<_>>(),
@@ -66,16 +62,7 @@ pub fn typed_tables(d: &District) -> PolarsResult<BTreeMap<Table, DataFrame>> {
         "reversed" => d.items.iter().map(|i| i.reversed).collect::<Vec<_>>(),
         "text" => d.items.iter().map(|i| i.text.as_str()).collect::<Vec<_>>(),
     ]?;
-    let sv = &d.survey;
-    let survey = df![
-        "respondent_id" => sv.iter().map(|r| r.respondent_id.as_str()).collect::<Vec<_>>(),
-        "respondent_type" => sv.iter().map(|r| r.respondent_type).collect::<Vec<_>>(),
-        "school_id" => sv.iter().map(|r| r.school_id.as_str()).collect::<Vec<_>>(),
-        "school_year" => sv.iter().map(|r| SchoolYear(r.year).to_string()).collect::<Vec<_>>(),
-        "window" => sv.iter().map(|r| r.window).collect::<Vec<_>>(),
-        "item_id" => sv.iter().map(|r| r.item_id.as_str()).collect::<Vec<_>>(),
-        "response" => sv.iter().map(|r| r.response).collect::<Vec<_>>(),
-    ]?;
+    let survey = write::survey_frame(d)?;
     Ok(BTreeMap::from([
         (Table::Schools, schools),
         (Table::Students, students),

@@ -72,18 +72,37 @@ fn yes_no(b: bool) -> &'static str {
     if b { "Yes" } else { "No" }
 }
 
-pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> anyhow::Result<Truth> {
-    let out = &args.out;
-    fs::create_dir_all(out)?;
-    let ext = if args.csv { "csv" } else { "parquet" };
-
-    let mut schools = df![
+/// The schools extract, already in canonical columns and codes.
+pub(super) fn schools_frame(d: &District) -> PolarsResult<DataFrame> {
+    df![
         "school_id" => d.schools.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
         "school_name" => d.schools.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         "level" => d.schools.iter().map(|s| s.level).collect::<Vec<_>>(),
         "supervisor" => d.schools.iter().map(|s| s.supervisor.as_str()).collect::<Vec<_>>(),
         "triad" => d.schools.iter().map(|s| s.triad.as_str()).collect::<Vec<_>>(),
-    ]?;
+    ]
+}
+
+/// The survey responses extract, already in canonical columns and codes.
+pub(super) fn survey_frame(d: &District) -> PolarsResult<DataFrame> {
+    let sv = &d.survey;
+    df![
+        "respondent_id" => sv.iter().map(|r| r.respondent_id.as_str()).collect::<Vec<_>>(),
+        "respondent_type" => sv.iter().map(|r| r.respondent_type).collect::<Vec<_>>(),
+        "school_id" => sv.iter().map(|r| r.school_id.as_str()).collect::<Vec<_>>(),
+        "school_year" => sv.iter().map(|r| crate::canonical::SchoolYear(r.year).to_string()).collect::<Vec<_>>(),
+        "window" => sv.iter().map(|r| r.window).collect::<Vec<_>>(),
+        "item_id" => sv.iter().map(|r| r.item_id.as_str()).collect::<Vec<_>>(),
+        "response" => sv.iter().map(|r| r.response).collect::<Vec<_>>(),
+    ]
+}
+
+pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> anyhow::Result<Truth> {
+    let out = &args.out;
+    fs::create_dir_all(out)?;
+    let ext = if args.csv { "csv" } else { "parquet" };
+
+    let mut schools = schools_frame(d)?;
     write_csv(&out.join("schools.csv"), &mut schools, b',')?;
 
     let st = &d.students;
@@ -136,16 +155,7 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
     ]?;
     write_csv(&out.join("survey_items.csv"), &mut items, b'|')?;
 
-    let sv = &d.survey;
-    let mut survey = df![
-        "respondent_id" => sv.iter().map(|r| r.respondent_id.as_str()).collect::<Vec<_>>(),
-        "respondent_type" => sv.iter().map(|r| r.respondent_type).collect::<Vec<_>>(),
-        "school_id" => sv.iter().map(|r| r.school_id.as_str()).collect::<Vec<_>>(),
-        "school_year" => sv.iter().map(|r| crate::canonical::SchoolYear(r.year).to_string()).collect::<Vec<_>>(),
-        "window" => sv.iter().map(|r| r.window).collect::<Vec<_>>(),
-        "item_id" => sv.iter().map(|r| r.item_id.as_str()).collect::<Vec<_>>(),
-        "response" => sv.iter().map(|r| r.response).collect::<Vec<_>>(),
-    ]?;
+    let mut survey = survey_frame(d)?;
     write_table(
         &out.join(format!("survey_responses.{ext}")),
         &mut survey,
