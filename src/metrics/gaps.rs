@@ -168,6 +168,8 @@ fn measures(lf: LazyFrame, metric: Metric, target: Target) -> LazyFrame {
         Target::Fraction { fraction, years } => (0.0, fraction / f64::from(years)),
     };
     lf.with_columns([
+        n("f").alias("n_focal"),
+        n("r").alias("n_reference"),
         value("f").alias("focal_value"),
         value("r").alias("reference_value"),
         se.alias("se"),
@@ -191,28 +193,14 @@ fn measures(lf: LazyFrame, metric: Metric, target: Target) -> LazyFrame {
 /// Every pair and metric at every cell, with the comparison point, suppression applied.
 /// Keeps `year_n` and `n_other` (the size of `rest` when R is `all`) for flags.
 pub fn compute(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
-    let mut keep: Vec<Expr> = CELL.iter().map(|c| col(*c)).collect();
-    keep.extend(
-        [
-            "metric",
-            "focal_group",
-            "reference_group",
-            "n_f",
-            "n_r",
-            "n_other",
-            "focal_value",
-            "reference_value",
-            "gap",
-            "se",
-            "ci_low",
-            "ci_high",
-            "distinguishable",
-            "gap_sd",
-            "closure_points",
-            "closure_rate",
-        ]
-        .map(col),
-    );
+    // The cell, the contract's columns from `metric` to `gap_sd`, and what the comparison,
+    // the targets and flags still need.
+    let keep: Vec<Expr> = CELL
+        .iter()
+        .chain(&COLUMNS[5..18])
+        .chain(&["n_other", "closure_points", "closure_rate"])
+        .map(|c| col(*c))
+        .collect();
     let mut parts = Vec::new();
     for &metric in &plan.gaps.metrics {
         let sums = metric_sums(stats, metric)?;
@@ -226,7 +214,6 @@ pub fn compute(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
     }
     let min_n = i64::from(plan.privacy.min_n_display);
     let current = concat(parts, UnionArgs::default())?
-        .rename(["n_f", "n_r"], ["n_focal", "n_reference"], true)
         .with_column(
             col("n_focal")
                 .lt(lit(min_n))
