@@ -7,6 +7,7 @@ use crate::ingest::{self, IngestError};
 use crate::metrics::{self, Metrics};
 use crate::pipeline::{self, LoadError, Plan};
 use crate::publish::{self, Manifest, Staging, manifest::Timing};
+use crate::render;
 use crate::thousands;
 use crate::validate::{self, Quality, Validated};
 use polars::prelude::*;
@@ -136,12 +137,38 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
             out.display()
         )))
     })?;
-    write_tables(&mut staging, &plan, selected, &validated, &metrics).map_err(Failure::internal)?;
+    write_tables(&mut staging, &plan, selected.clone(), &validated, &metrics)
+        .map_err(Failure::internal)?;
+    lap("publish", &mut timings);
+
+    let request = render::Request {
+        plan: &plan,
+        metrics: &metrics,
+        validated: &validated,
+        inputs: &inputs,
+        provenance: render::Provenance {
+            data_as_of: data_as_of(&validated)
+                .unwrap_or_else(|| started.format("%Y-%m-%d").to_string()),
+            run_id: staging.run_id().to_string(),
+            pipeline: plan.name.clone(),
+            pipeline_hash: plan.source_sha256.chars().take(12).collect(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        schools: selected.as_deref(),
+    };
+    let rendered = render::render(&request, staging.dir()).map_err(|e| {
+        Failure::internal(e.context("rendering the packets failed; nothing was published"))
+    })?;
+    staging.adopt(rendered.files);
+    lap("render", &mut timings);
+    eprintln!(
+        "  rendered {} packets (one per school and window) with {} charts, the index and the data-quality page\n",
+        rendered.packets, rendered.charts
+    );
     if let Ok(ms) = std::env::var("EQUITY_GAP_TEST_PAUSE_BEFORE_COMMIT_MS") {
         // Lets the test suite interrupt a run while its staging folder is full.
         std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
     }
-    lap("publish", &mut timings);
 
     let manifest = Manifest {
         tool: "equity-gap",
@@ -177,6 +204,14 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         dir,
         quality: validated.quality,
     })
+}
+
+/// The latest test date among accepted scores, `YYYY-MM-DD`.
+fn data_as_of(validated: &Validated) -> Option<String> {
+    let df = validated.table(Table::Assessments)?;
+    let c = df.column("test_date").ok()?.cast(&DataType::String).ok()?;
+    let max = c.str().ok()?.iter().flatten().max()?.to_string();
+    Some(max)
 }
 
 /// The school filter of `--schools`, checked against the accepted schools.

@@ -5,7 +5,8 @@
 //! `ingest` reads each extract into canonical text columns with file and line; `validate` types
 //! and checks every row, quarantining bad ones with a reason; `metrics` computes baselines,
 //! growth, gaps, survey favorability, Dashboard levels and flags exactly as METRICS.md
-//! defines them, with suppression; `publish` writes the run into a staging folder and renames
+//! defines them, with suppression; `render` turns the metric tables into each school's PDF and
+//! HTML packets with their charts, the supervisors' index and the data-quality page; `publish` writes the run into a staging folder and renames
 //! it into place with a manifest. `app` calls them in that order;
 //! `sample` writes a synthetic district with planted effects for demos and tests.
 
@@ -16,6 +17,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
 pub mod publish;
+pub mod render;
 pub mod sample;
 pub mod validate;
 

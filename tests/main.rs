@@ -7,5 +7,6 @@ mod metrics;
 mod pipeline_definition;
 mod publishing;
 mod quarantine_reasons;
+mod render;
 mod sample_district;
 mod shipped_pipelines;

@@ -291,7 +291,7 @@ impl Words {
 }
 
 /// A group's label as it reads inside a sentence.
-fn group_phrase(plan: &Plan, id: &str) -> String {
+pub(crate) fn group_phrase(plan: &Plan, id: &str) -> String {
     match id {
         "rest" => "other students".to_string(),
         "all" => "all students".to_string(),
@@ -322,7 +322,7 @@ fn group_phrase(plan: &Plan, id: &str) -> String {
     }
 }
 
-fn possessive(phrase: &str) -> String {
+pub(crate) fn possessive(phrase: &str) -> String {
     if phrase.ends_with('s') {
         format!("{phrase}'")
     } else {

@@ -8,7 +8,7 @@
 mod baselines;
 mod cells;
 mod dashboard;
-mod flags;
+pub(crate) mod flags;
 mod gaps;
 mod groups;
 mod growth;

@@ -48,6 +48,21 @@ pub struct Written {
     pub bytes: u64,
 }
 
+/// Write `contents` at `rel` under `dir` (a staging folder), from any thread; hand the
+/// result to `Staging::adopt` so the manifest lists it.
+pub fn write_file(dir: &Path, rel: &str, contents: &[u8]) -> std::io::Result<Written> {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::write(&path, contents)?;
+    Ok(Written {
+        path: rel.to_string(),
+        rows: None,
+        bytes: contents.len() as u64,
+    })
+}
+
 impl Staging {
     /// Start a run under `<out>/<pipeline>/`. The run id is the start time in UTC
     /// (`20261123T170512Z`), with `-2`, `-3`, … when that folder exists.
@@ -148,6 +163,11 @@ impl Staging {
         let path = self.target(rel)?;
         fs::write(&path, contents)?;
         self.record(rel, None)
+    }
+
+    /// Record files a parallel writer put in the staging folder with `write_file`.
+    pub fn adopt(&mut self, files: impl IntoIterator<Item = Written>) {
+        self.written.extend(files);
     }
 
     /// Rename the staging folder into place and point `LATEST` at it.

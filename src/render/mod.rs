@@ -1,0 +1,787 @@
+//! Render: the people-facing outputs, from the metric tables alone. Per school and window of the
+//! current school year, a typeset PDF packet, a self-contained HTML packet, and every chart as
+//! SVG and PNG under `schools/<id>/<window>/`; for the district, `index.html` for supervisors
+//! (with district charts under `district/charts/`) and `quality.html`. Packets are rendered in
+//! parallel across schools (rayon); each reads only its own school's rows and the district's.
+
+pub mod charts;
+pub mod figures;
+pub mod format;
+mod html;
+pub mod model;
+mod pdf;
+
+use crate::canonical::Table;
+use crate::ingest::FileRead;
+use crate::metrics::{DISTRICT, Metrics};
+use crate::pipeline::Plan;
+use crate::publish::{Written, write_file};
+use crate::thousands;
+use crate::validate::{Quality, Validated};
+use figures::Figure;
+use format::{pct, signed_points};
+pub use model::Provenance;
+use model::{Builder, Packet, Rows, School};
+use polars::prelude::*;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What the render stage needs.
+pub struct Request<'a> {
+    pub plan: &'a Plan,
+    pub metrics: &'a Metrics,
+    pub validated: &'a Validated,
+    pub inputs: &'a [FileRead],
+    pub provenance: Provenance,
+    /// `--schools`: render only these (the index lists only them).
+    pub schools: Option<&'a [String]>,
+}
+
+/// What the render stage wrote.
+pub struct Rendered {
+    pub files: Vec<Written>,
+    pub packets: usize,
+    pub charts: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Formats {
+    pdf: bool,
+    html: bool,
+    svg: bool,
+    png: bool,
+}
+
+/// The folder of a school's packet for a window, relative to the run folder.
+pub fn packet_dir(school: &str, window: &str) -> String {
+    format!("schools/{}/{window}", safe_name(school))
+}
+
+/// A school id as a folder name: ids are data, so anything but letters, digits, `-` and `_`
+/// becomes `_`.
+fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Render everything into `dir` (the run's staging folder).
+pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
+    let plan = req.plan;
+    let has = |f: &str| plan.outputs.formats.iter().any(|x| x == f);
+    let formats = Formats {
+        pdf: has("pdf"),
+        html: has("html"),
+        svg: has("svg"),
+        png: has("png"),
+    };
+    let rows = Rows::read(&req.metrics.tables)?;
+    let schools: Vec<School> = match req.validated.table(Table::Schools) {
+        Some(df) => model::schools(df)?,
+        None => Vec::new(),
+    }
+    .into_iter()
+    .filter(|s| req.schools.is_none_or(|ids| ids.contains(&s.id)))
+    .collect();
+    let year = model::current_year(&rows);
+    let by_school = model::split_by_school(&rows);
+    let empty = Rows::default();
+    let district = by_school.get(DISTRICT).unwrap_or(&empty);
+
+    // Every (school, window) packet of the current year.
+    let mut jobs: Vec<(&School, String, Vec<(String, String)>)> = Vec::new();
+    if let Some(year) = &year {
+        for s in &schools {
+            let own = by_school.get(&s.id).unwrap_or(&empty);
+            let b = Builder::new(plan, own, &req.provenance, year);
+            let windows = b.windows_of(&s.id);
+            for w in &windows {
+                let siblings = windows
+                    .iter()
+                    .filter(|o| *o != w)
+                    .map(|o| (label_of(plan, o), format!("../{o}/packet.html")))
+                    .collect();
+                jobs.push((s, w.clone(), siblings));
+            }
+        }
+    }
+    let line = req.provenance.line();
+    let results: Vec<anyhow::Result<(Vec<Written>, usize)>> = jobs
+        .par_iter()
+        .map(|(school, window, siblings)| {
+            let own = by_school.get(&school.id).unwrap_or(&empty);
+            let rows = model::with_district(own, district);
+            let year = year.as_deref().unwrap_or_default();
+            let b = Builder::new(plan, &rows, &req.provenance, year);
+            let packet = b.packet(school, window, siblings.clone());
+            write_packet(dir, &packet, &line, formats)
+        })
+        .collect();
+    let mut files = Vec::new();
+    let mut n_charts = 0;
+    for r in results {
+        let (w, c) = r?;
+        files.extend(w);
+        n_charts += c;
+    }
+    let packets = jobs.len();
+
+    let (index_files, index_charts) = write_index(
+        req,
+        dir,
+        &schools,
+        &rows,
+        &by_school,
+        year.as_deref(),
+        formats,
+    )?;
+    files.extend(index_files);
+    n_charts += index_charts;
+    files.push(write_quality(req, dir, year.as_deref())?);
+    Ok(Rendered {
+        files,
+        packets,
+        charts: n_charts,
+    })
+}
+
+fn label_of(plan: &Plan, window: &str) -> String {
+    plan.windows
+        .iter()
+        .find(|w| w.id == window)
+        .map_or(window.to_string(), |w| w.label.clone())
+}
+
+#[derive(Serialize)]
+struct FigureView<'a> {
+    id: &'a str,
+    section: &'a str,
+    subject: Option<&'a str>,
+    title: &'a str,
+    subtitle: &'a str,
+    alt: &'a str,
+    svg: String,
+    table: &'a charts::DataTable,
+}
+
+#[derive(Serialize)]
+struct PdfFigure<'a> {
+    id: &'a str,
+    alt: &'a str,
+}
+
+fn write_packet(
+    dir: &Path,
+    packet: &Packet,
+    provenance: &str,
+    formats: Formats,
+) -> anyhow::Result<(Vec<Written>, usize)> {
+    let base = packet_dir(&packet.school.id, &packet.window);
+    let figs: Vec<Figure> = figures::figures(packet);
+    let mut files = Vec::new();
+    let mut views = Vec::new();
+    let mut svgs = Vec::new();
+    for f in &figs {
+        let drawn = f.chart.draw(provenance, formats.png)?;
+        if formats.svg {
+            files.push(write_file(
+                dir,
+                &format!("{base}/charts/{}.svg", f.chart.id),
+                drawn.svg.as_bytes(),
+            )?);
+        }
+        if let Some(png) = &drawn.png {
+            files.push(write_file(
+                dir,
+                &format!("{base}/charts/{}.png", f.chart.id),
+                png,
+            )?);
+        }
+        views.push(FigureView {
+            id: &f.chart.id,
+            section: f.section,
+            subject: f.subject.as_deref(),
+            title: &f.chart.title,
+            subtitle: &f.chart.subtitle,
+            alt: &f.chart.alt,
+            svg: drawn.svg.clone(),
+            table: &f.chart.table,
+        });
+        svgs.push((f.chart.id.clone(), drawn.svg));
+    }
+    if formats.html {
+        let page = html::page(
+            "packet.html",
+            minijinja::context! { p => packet, figures => &views, png => formats.png },
+        )?;
+        files.push(write_file(
+            dir,
+            &format!("{base}/packet.html"),
+            page.as_bytes(),
+        )?);
+    }
+    if formats.pdf {
+        let pdf_figs: Vec<PdfFigure> = figs
+            .iter()
+            .map(|f| PdfFigure {
+                id: &f.chart.id,
+                alt: &f.chart.alt,
+            })
+            .collect();
+        let data =
+            serde_json::to_vec(&serde_json::json!({ "packet": packet, "figures": pdf_figs }))?;
+        let pdf = pdf::packet(data, &svgs).map_err(|e| {
+            e.context(format!(
+                "packet of `{}` at {}",
+                packet.school.id, packet.window
+            ))
+        })?;
+        files.push(write_file(dir, &format!("{base}/packet.pdf"), &pdf)?);
+    }
+    Ok((files, figs.len()))
+}
+
+/// One value in the index, with the number it sorts by.
+#[derive(Serialize)]
+struct IndexValue {
+    text: String,
+    sort: String,
+    suppressed: bool,
+}
+
+impl IndexValue {
+    fn of(v: Option<f64>, n: Option<i64>, present: bool, fmt: fn(f64) -> String) -> Self {
+        IndexValue {
+            text: v.map_or_else(|| if present { String::new() } else { "—".into() }, fmt),
+            sort: v.map_or(String::new(), |v| format!("{v:.6}")),
+            suppressed: present && n.is_none(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct IndexGap {
+    text: String,
+    pair: String,
+    sort: String,
+}
+
+#[derive(Serialize)]
+struct IndexFlag {
+    kind: String,
+    subject: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct IndexRow<'a> {
+    school: &'a School,
+    link: String,
+    others: Vec<(String, String)>,
+    values: Vec<IndexValue>,
+    gap: IndexGap,
+    gap_change: IndexValue,
+    flags: Vec<IndexFlag>,
+    flag_kinds: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SubjectHead {
+    id: String,
+    short: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_index(
+    req: &Request,
+    dir: &Path,
+    schools: &[School],
+    rows: &Rows,
+    by_school: &BTreeMap<String, Rows>,
+    year: Option<&str>,
+    formats: Formats,
+) -> anyhow::Result<(Vec<Written>, usize)> {
+    let plan = req.plan;
+    let empty = Rows::default();
+    let year = year.unwrap_or_default();
+    // The index shows the latest window of the current year with scores anywhere.
+    let window = plan
+        .windows
+        .iter()
+        .rev()
+        .find(|w| {
+            rows.baselines
+                .iter()
+                .any(|b| b.key.school_year == year && b.key.window == w.id)
+        })
+        .map(|w| w.id.clone())
+        .unwrap_or_default();
+    let when = format!("{} {year}", label_of(plan, &window));
+    let mut subjects: Vec<String> = Vec::new();
+    for b in &rows.baselines {
+        if b.key.school_year == year && b.key.window == window && !subjects.contains(&b.key.subject)
+        {
+            subjects.push(b.key.subject.clone());
+        }
+    }
+    subjects.sort();
+    let mut out_rows = Vec::new();
+    let mut dfs_by_subject: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut changes_by_subject: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for s in schools {
+        let own = by_school.get(&s.id).unwrap_or(&empty);
+        let windows: Vec<String> = plan
+            .windows
+            .iter()
+            .filter(|w| {
+                own.baselines
+                    .iter()
+                    .any(|b| b.key.school_year == year && b.key.window == w.id)
+            })
+            .map(|w| w.id.clone())
+            .collect();
+        let link_window = if windows.contains(&window) {
+            window.clone()
+        } else {
+            windows.last().cloned().unwrap_or_default()
+        };
+        let link = if windows.is_empty() {
+            String::new()
+        } else {
+            format!("{}/packet.html", packet_dir(&s.id, &link_window))
+        };
+        let others = windows
+            .iter()
+            .filter(|w| **w != link_window)
+            .map(|w| {
+                (
+                    label_of(plan, w),
+                    format!("{}/packet.html", packet_dir(&s.id, w)),
+                )
+            })
+            .collect();
+        let mut values = Vec::new();
+        for subj in &subjects {
+            let b = own.baselines.iter().find(|b| {
+                b.key.school_year == year
+                    && b.key.window == window
+                    && &b.key.subject == subj
+                    && b.group == "all"
+            });
+            let g = own.growth.iter().find(|g| {
+                g.key.school_year == year
+                    && g.key.window == window
+                    && &g.key.subject == subj
+                    && g.group == "all"
+            });
+            if let Some(v) = b.and_then(|b| b.mean_dfs) {
+                dfs_by_subject.entry(subj).or_default().push(v);
+            }
+            values.push(IndexValue::of(
+                b.and_then(|b| b.mean_dfs),
+                b.and_then(|b| b.n),
+                b.is_some(),
+                signed_points,
+            ));
+            values.push(IndexValue::of(
+                b.and_then(|b| b.pct_met),
+                b.and_then(|b| b.n),
+                b.is_some(),
+                pct,
+            ));
+            values.push(IndexValue::of(
+                g.and_then(|g| g.pct_met),
+                g.and_then(|g| g.n_with_baseline),
+                g.is_some(),
+                pct,
+            ));
+        }
+        let gaps: Vec<&model::Gap> = own
+            .gaps
+            .iter()
+            .filter(|g| {
+                g.key.school_year == year
+                    && g.key.window == window
+                    && g.metric == "mean_dfs"
+                    && !g.suppressed
+                    && plan
+                        .gaps
+                        .pairs
+                        .iter()
+                        .any(|p| p.focal == g.focal && p.reference == g.reference)
+            })
+            .collect();
+        for g in &gaps {
+            if let Some(c) = g.gap_change {
+                changes_by_subject
+                    .entry(subject_key(&subjects, &g.key.subject))
+                    .or_default()
+                    .push(c);
+            }
+        }
+        let largest = gaps.iter().filter(|g| g.gap.is_some()).max_by(|a, b| {
+            a.gap
+                .unwrap_or(0.0)
+                .abs()
+                .total_cmp(&b.gap.unwrap_or(0.0).abs())
+        });
+        let label = |id: &str| match id {
+            "rest" => "other students".to_string(),
+            _ => plan.group(id).map_or(id.to_string(), |g| g.label.clone()),
+        };
+        let gap = IndexGap {
+            text: largest
+                .and_then(|g| g.gap)
+                .map_or(String::new(), signed_points),
+            pair: largest.map_or(String::new(), |g| {
+                format!(
+                    "{} vs {}, {}",
+                    label(&g.focal),
+                    label(&g.reference),
+                    crate::metrics::subject_label(&g.key.subject)
+                )
+            }),
+            sort: largest
+                .and_then(|g| g.gap)
+                .map_or(String::new(), |v| format!("{v:.6}")),
+        };
+        let gap_change = IndexValue::of(
+            largest.and_then(|g| g.gap_change),
+            Some(1),
+            true,
+            signed_points,
+        );
+        let flags: Vec<IndexFlag> = own
+            .flags
+            .iter()
+            .filter(|f| f.school_year == year && f.window == window)
+            .map(|f| IndexFlag {
+                kind: model::flag_label(&f.flag).to_string(),
+                subject: crate::metrics::subject_label(&f.subject),
+                reason: f.reason.clone(),
+            })
+            .collect();
+        let mut flag_kinds: Vec<String> = own
+            .flags
+            .iter()
+            .filter(|f| f.school_year == year && f.window == window)
+            .map(|f| f.flag.clone())
+            .collect();
+        flag_kinds.dedup();
+        flag_kinds.sort();
+        flag_kinds.dedup();
+        out_rows.push(IndexRow {
+            school: s,
+            link,
+            others,
+            values,
+            gap,
+            gap_change,
+            flags,
+            flag_kinds,
+        });
+    }
+    let district_dfs = |subj: &str| {
+        rows.baselines
+            .iter()
+            .find(|b| {
+                b.key.school_id == DISTRICT
+                    && b.key.school_year == year
+                    && b.key.window == window
+                    && b.key.subject == subj
+                    && b.group == "all"
+            })
+            .and_then(|b| b.mean_dfs)
+    };
+    let hist_subjects: Vec<(String, String, Vec<f64>, Option<f64>)> = dfs_by_subject
+        .iter()
+        .map(|(s, v)| {
+            (
+                s.to_string(),
+                model::subject_title(s),
+                v.clone(),
+                district_dfs(s),
+            )
+        })
+        .collect();
+    let hist_changes: Vec<(String, Vec<f64>)> = changes_by_subject
+        .iter()
+        .map(|(s, v)| (model::subject_title(s), v.clone()))
+        .collect();
+    let line = req.provenance.line();
+    let charts = figures::district_charts(&hist_subjects, &hist_changes, &when);
+    let mut files = Vec::new();
+    let mut views = Vec::new();
+    for c in &charts {
+        let drawn = c.draw(&line, formats.png)?;
+        if formats.svg {
+            files.push(write_file(
+                dir,
+                &format!("district/charts/{}.svg", c.id),
+                drawn.svg.as_bytes(),
+            )?);
+        }
+        if let Some(png) = &drawn.png {
+            files.push(write_file(
+                dir,
+                &format!("district/charts/{}.png", c.id),
+                png,
+            )?);
+        }
+        views.push(FigureView {
+            id: &c.id,
+            section: "district",
+            subject: None,
+            title: &c.title,
+            subtitle: &c.subtitle,
+            alt: &c.alt,
+            svg: drawn.svg,
+            table: &c.table,
+        });
+    }
+    let mut supervisors: Vec<&str> = schools.iter().map(|s| s.supervisor.as_str()).collect();
+    supervisors.sort();
+    supervisors.dedup();
+    let mut levels: Vec<&str> = schools.iter().map(|s| s.level.as_str()).collect();
+    levels.sort();
+    levels.dedup();
+    let flag_kinds: Vec<(&str, &str)> = [
+        "bright_spot",
+        "gap_widening",
+        "closing_by_decline",
+        "low_growth",
+    ]
+    .into_iter()
+    .map(|f| (f, model::flag_label(f)))
+    .collect();
+    let heads: Vec<SubjectHead> = subjects
+        .iter()
+        .map(|s| SubjectHead {
+            id: s.clone(),
+            short: crate::metrics::subject_label(s).replace("math", "Math"),
+        })
+        .collect();
+    let page = html::page(
+        "index.html",
+        minijinja::context! {
+            district => &plan.district,
+            provenance_line => &line,
+            when => &when,
+            subjects => &heads,
+            rows => &out_rows,
+            supervisors => &supervisors,
+            levels => &levels,
+            flag_kinds => &flag_kinds,
+            figures => &views,
+            png => formats.png,
+            suppressed_text => format!("fewer than {} students", plan.privacy.min_n_display),
+        },
+    )?;
+    files.push(write_file(dir, "index.html", page.as_bytes())?);
+    Ok((files, charts.len()))
+}
+
+fn subject_key<'s>(subjects: &'s [String], s: &str) -> &'s str {
+    subjects.iter().find(|x| *x == s).map_or("", |x| x.as_str())
+}
+
+#[derive(Serialize)]
+struct QualityTable {
+    table: String,
+    read: String,
+    accepted: String,
+    quarantined: String,
+    share: String,
+}
+
+#[derive(Serialize)]
+struct QualityReason {
+    table: String,
+    reason: String,
+    rows: String,
+    meaning: &'static str,
+}
+
+#[derive(Serialize)]
+struct QualityFile {
+    table: String,
+    path: String,
+    rows: String,
+    sha: String,
+}
+
+#[derive(Serialize)]
+struct Coverage {
+    name: String,
+    enrolled: String,
+    tested: Vec<String>,
+    respondents: String,
+}
+
+fn meaning(reason: &str) -> &'static str {
+    match reason {
+        "missing_required" => "A required field is empty.",
+        "bad_type" => "A value is not of the expected type (a number, a date, a school year).",
+        "unknown_code" => {
+            "A code is not in the codebook or the pipeline's lists (a school, grade, window, group code or item)."
+        }
+        "out_of_range" => "A value is outside what the scale or item allows.",
+        "duplicate_superseded" => {
+            "Another row for the same student and test (or item) was kept instead."
+        }
+        _ => "",
+    }
+}
+
+fn write_quality(req: &Request, dir: &Path, year: Option<&str>) -> anyhow::Result<Written> {
+    let q: &Quality = &req.validated.quality;
+    let tables: Vec<QualityTable> = q
+        .tables
+        .iter()
+        .map(|t| QualityTable {
+            table: t.table.to_string(),
+            read: thousands(t.read),
+            accepted: thousands(t.accepted),
+            quarantined: thousands(t.quarantined),
+            share: format!("{:.2}%", t.quarantined_pct()),
+        })
+        .collect();
+    let reasons: Vec<QualityReason> = q
+        .tables
+        .iter()
+        .flat_map(|t| {
+            crate::validate::Reason::ALL.iter().filter_map(move |r| {
+                t.by_reason.get(r.code()).map(|n| QualityReason {
+                    table: t.table.to_string(),
+                    reason: r.code().to_string(),
+                    rows: thousands(*n),
+                    meaning: meaning(r.code()),
+                })
+            })
+        })
+        .collect();
+    let files: Vec<QualityFile> = req
+        .inputs
+        .iter()
+        .map(|f| QualityFile {
+            table: f.table.clone(),
+            path: f
+                .path
+                .file_name()
+                .map_or(f.path.display().to_string(), |n| {
+                    n.to_string_lossy().into_owned()
+                }),
+            rows: thousands(f.rows),
+            sha: f.sha256.chars().take(12).collect(),
+        })
+        .collect();
+    let year = year.unwrap_or_default();
+    let windows: Vec<&crate::pipeline::plan::Window> = req.plan.windows.iter().collect();
+    let coverage = coverage(req, year, &windows)?;
+    let page = html::page(
+        "quality.html",
+        minijinja::context! {
+            district => &req.plan.district,
+            run_id => &req.provenance.run_id,
+            provenance_line => req.provenance.line(),
+            quarantine_csv => req.plan.outputs.quarantine_csv,
+            tables => &tables,
+            reasons => &reasons,
+            without_demographics => format!(
+                "{} students had scores but no accepted students row for that school year ({} scores). They count in all students, in every group's comparison group (rest) and in the district roll-up, but in no other group.",
+                thousands(q.students_without_demographics),
+                thousands(q.scores_without_demographics)
+            ),
+            files => &files,
+            year => year,
+            windows => windows.iter().map(|w| w.label.clone()).collect::<Vec<_>>(),
+            coverage => &coverage,
+        },
+    )?;
+    Ok(write_file(dir, "quality.html", page.as_bytes())?)
+}
+
+/// Per school: enrolled students, tested students per window, student survey respondents.
+fn coverage(
+    req: &Request,
+    year: &str,
+    windows: &[&crate::pipeline::plan::Window],
+) -> anyhow::Result<Vec<Coverage>> {
+    let count = |t: Table,
+                 id: &str,
+                 extra: Option<Expr>,
+                 by: &[&str]|
+     -> PolarsResult<BTreeMap<Vec<String>, u32>> {
+        let Some(df) = req.validated.table(t) else {
+            return Ok(BTreeMap::new());
+        };
+        let mut lf = df.clone().lazy().filter(col("school_year").eq(lit(year)));
+        if let Some(e) = extra {
+            lf = lf.filter(e);
+        }
+        let by_cols: Vec<Expr> = by.iter().map(|c| col(*c)).collect();
+        let out = lf
+            .group_by(by_cols)
+            .agg([col(id).n_unique().cast(DataType::UInt32).alias("n")])
+            .collect()?;
+        let keys: Vec<Vec<Option<&str>>> = by
+            .iter()
+            .map(|c| {
+                out.column(c)
+                    .and_then(|c| c.str().map(|s| s.iter().collect()))
+            })
+            .collect::<PolarsResult<_>>()?;
+        let n: Vec<Option<u32>> = out.column("n")?.u32()?.iter().collect();
+        Ok((0..out.height())
+            .map(|i| {
+                (
+                    keys.iter()
+                        .map(|k| k[i].unwrap_or_default().to_string())
+                        .collect(),
+                    n[i].unwrap_or(0),
+                )
+            })
+            .collect())
+    };
+    let enrolled = count(Table::Students, "student_id", None, &["school_id"])?;
+    let tested = count(
+        Table::Assessments,
+        "student_id",
+        None,
+        &["school_id", "window"],
+    )?;
+    let respondents = count(
+        Table::SurveyResponses,
+        "respondent_id",
+        Some(col("respondent_type").eq(lit("student"))),
+        &["school_id"],
+    )?;
+    let schools = match req.validated.table(Table::Schools) {
+        Some(df) => model::schools(df)?,
+        None => Vec::new(),
+    };
+    let get = |m: &BTreeMap<Vec<String>, u32>, k: Vec<String>| {
+        thousands(*m.get(&k).unwrap_or(&0) as usize)
+    };
+    Ok(schools
+        .into_iter()
+        .filter(|s| req.schools.is_none_or(|ids| ids.contains(&s.id)))
+        .map(|s| Coverage {
+            enrolled: get(&enrolled, vec![s.id.clone()]),
+            tested: windows
+                .iter()
+                .map(|w| get(&tested, vec![s.id.clone(), w.id.clone()]))
+                .collect(),
+            respondents: get(&respondents, vec![s.id.clone()]),
+            name: s.name,
+        })
+        .collect())
+}
