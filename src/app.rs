@@ -139,7 +139,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     })?;
     write_tables(&mut staging, &plan, selected.clone(), &validated, &metrics)
         .map_err(Failure::internal)?;
-    lap("publish", &mut timings);
+    lap("tables", &mut timings);
 
     let request = render::Request {
         plan: &plan,

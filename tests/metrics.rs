@@ -347,18 +347,7 @@ const CONTRACT: [(&str, &str); 7] = [
 /// in text order, and no unsuppressed row below min_n_display.
 #[test]
 fn sample_run_publishes_the_contract_tables() {
-    let dir = tempdir();
-    let out = run_in(
-        &root(),
-        &[
-            "run",
-            "pipelines/sample.toml",
-            "--out",
-            dir.path().to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let run = std::path::PathBuf::from(stdout(&out).trim());
+    let run = crate::util::sample_run();
     for (table, columns) in CONTRACT {
         let df = read_parquet(&run.join(format!("metrics/{table}.parquet")));
         let names: Vec<String> = df

@@ -49,17 +49,49 @@ fn a_run_publishes_tables_quarantine_and_manifest() {
         files.push(e.strip_prefix(&run).unwrap().display().to_string());
     }
     files.sort();
+    // Packets exist only for the windows a school has scores in, and a packet has only the
+    // charts its data allows (no gap charts without a year earlier).
     assert_eq!(
         files,
         [
+            "index.html",
             "manifest.json",
             "metrics/baselines.parquet",
             "metrics/flags.parquet",
             "metrics/gaps.parquet",
             "metrics/growth.parquet",
             "metrics/student_growth.parquet",
+            "quality.html",
             "quarantine.csv",
             "quarantine.parquet",
+            "schools/101/fall/charts/ela-bands.png",
+            "schools/101/fall/charts/ela-bands.svg",
+            "schools/101/fall/charts/ela-growth.png",
+            "schools/101/fall/charts/ela-growth.svg",
+            "schools/101/fall/charts/ela-mean-dfs.png",
+            "schools/101/fall/charts/ela-mean-dfs.svg",
+            "schools/101/fall/packet.html",
+            "schools/101/fall/packet.pdf",
+            "schools/101/spring/charts/ela-bands.png",
+            "schools/101/spring/charts/ela-bands.svg",
+            "schools/101/spring/charts/ela-gap-paths.png",
+            "schools/101/spring/charts/ela-gap-paths.svg",
+            "schools/101/spring/charts/ela-gaps.png",
+            "schools/101/spring/charts/ela-gaps.svg",
+            "schools/101/spring/charts/ela-growth.png",
+            "schools/101/spring/charts/ela-growth.svg",
+            "schools/101/spring/charts/ela-mean-dfs.png",
+            "schools/101/spring/charts/ela-mean-dfs.svg",
+            "schools/101/spring/packet.html",
+            "schools/101/spring/packet.pdf",
+            "schools/601/winter/charts/math-bands.png",
+            "schools/601/winter/charts/math-bands.svg",
+            "schools/601/winter/charts/math-growth.png",
+            "schools/601/winter/charts/math-growth.svg",
+            "schools/601/winter/charts/math-mean-dfs.png",
+            "schools/601/winter/charts/math-mean-dfs.svg",
+            "schools/601/winter/packet.html",
+            "schools/601/winter/packet.pdf",
             "tables/assessments.parquet",
             "tables/schools.parquet",
             "tables/students.parquet",
@@ -96,7 +128,10 @@ fn a_run_publishes_tables_quarantine_and_manifest() {
         .iter()
         .map(|t| t["stage"].as_str().unwrap())
         .collect();
-    assert_eq!(stages, ["load", "ingest", "validate", "metrics", "publish"]);
+    assert_eq!(
+        stages,
+        ["load", "ingest", "validate", "metrics", "tables", "render"]
+    );
     assert_eq!(m["rows"]["tables"][2]["accepted"], 9);
     assert_eq!(m["config"]["privacy"]["min_n_display"], 11);
     let outputs: Vec<&str> = m["outputs"]

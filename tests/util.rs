@@ -81,3 +81,25 @@ pub fn strs(df: &polars::prelude::DataFrame, column: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The shipped sample pipeline, run once for the whole test binary (it renders 255 packets):
+/// the published run folder.
+pub fn sample_run() -> &'static Path {
+    static RUN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let out = tempdir().keep();
+        let o = run_in(
+            &root(),
+            &[
+                "run",
+                "pipelines/sample.toml",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let run = PathBuf::from(stdout(&o).trim());
+        assert!(run.starts_with(&out));
+        run
+    })
+}

@@ -429,18 +429,18 @@ fn gap_paths(p: &Packet, s: &Subject) -> Chart {
     let windows: Vec<String> = s
         .gaps
         .first()
-        .map(|g| g.path.iter().map(|x| x.0.clone()).collect())
+        .map(|g| g.path.iter().map(|x| x.window.clone()).collect())
         .unwrap_or_default();
     let panels = s
         .gaps
         .iter()
         .map(|g| {
-            let none = g.path.iter().all(|x| x.1.is_none() && x.2.is_none());
+            let none = g.path.iter().all(|x| x.now.is_none() && x.then.is_none());
             Panel {
                 title: g.short.clone(),
-                now: g.path.iter().map(|x| x.1).collect(),
-                then: g.path.iter().map(|x| x.2).collect(),
-                target: g.path.iter().map(|x| x.3).collect(),
+                now: g.path.iter().map(|x| x.now).collect(),
+                then: g.path.iter().map(|x| x.then).collect(),
+                target: g.path.iter().map(|x| x.target).collect(),
                 note: none.then(|| format!("Not shown: {}", p.suppressed_text)),
             }
         })
@@ -458,8 +458,14 @@ fn gap_paths(p: &Packet, s: &Subject) -> Chart {
             .gaps
             .iter()
             .flat_map(|g| {
-                g.path.iter().map(|(w, now, then, target)| {
-                    vec![g.pair.clone(), w.clone(), o(*now), o(*then), o(*target)]
+                g.path.iter().map(|x| {
+                    vec![
+                        g.pair.clone(),
+                        x.window.clone(),
+                        o(x.now),
+                        o(x.then),
+                        o(x.target),
+                    ]
                 })
             })
             .collect(),

@@ -10,6 +10,8 @@ pub mod format;
 mod html;
 pub mod model;
 mod pdf;
+#[cfg(test)]
+mod tests;
 
 use crate::canonical::Table;
 use crate::ingest::FileRead;
@@ -97,7 +99,7 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
     let district = by_school.get(DISTRICT).unwrap_or(&empty);
 
     // Every (school, window) packet of the current year.
-    let mut jobs: Vec<(&School, String, Vec<(String, String)>)> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     if let Some(year) = &year {
         for s in &schools {
             let own = by_school.get(&s.id).unwrap_or(&empty);
@@ -109,22 +111,39 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
                     .filter(|o| *o != w)
                     .map(|o| (label_of(plan, o), format!("../{o}/packet.html")))
                     .collect();
-                jobs.push((s, w.clone(), siblings));
+                jobs.push(Job {
+                    school: s,
+                    window: w.clone(),
+                    siblings,
+                });
             }
         }
     }
     let line = req.provenance.line();
-    let results: Vec<anyhow::Result<(Vec<Written>, usize)>> = jobs
-        .par_iter()
-        .map(|(school, window, siblings)| {
-            let own = by_school.get(&school.id).unwrap_or(&empty);
-            let rows = model::with_district(own, district);
-            let year = year.as_deref().unwrap_or_default();
-            let b = Builder::new(plan, &rows, &req.provenance, year);
-            let packet = b.packet(school, window, siblings.clone());
-            write_packet(dir, &packet, &line, formats)
-        })
-        .collect();
+    // Typesetting recurses deeply (far more so in unoptimised builds), so the packets are
+    // rendered on a pool whose threads have room for it.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(64 << 20)
+        .thread_name(|i| format!("render-{i}"))
+        .build()?;
+    let results: Vec<anyhow::Result<(Vec<Written>, usize)>> = pool.install(|| {
+        jobs.par_iter()
+            .map(
+                |Job {
+                     school,
+                     window,
+                     siblings,
+                 }| {
+                    let own = by_school.get(&school.id).unwrap_or(&empty);
+                    let rows = model::with_district(own, district);
+                    let year = year.as_deref().unwrap_or_default();
+                    let b = Builder::new(plan, &rows, &req.provenance, year);
+                    let packet = b.packet(school, window, siblings.clone());
+                    write_packet(dir, &packet, &line, formats)
+                },
+            )
+            .collect()
+    });
     let mut files = Vec::new();
     let mut n_charts = 0;
     for r in results {
@@ -151,6 +170,13 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
         packets,
         charts: n_charts,
     })
+}
+
+/// One packet to render: a school, a window, and links to the school's other windows.
+struct Job<'a> {
+    school: &'a School,
+    window: String,
+    siblings: Vec<(String, String)>,
 }
 
 fn label_of(plan: &Plan, window: &str) -> String {

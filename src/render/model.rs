@@ -458,9 +458,18 @@ pub struct GapRow {
     pub now: Option<(f64, Option<(f64, f64)>)>,
     #[serde(skip)]
     pub then: Option<(f64, Option<f64>)>,
-    /// (window label, gap this year, gap a year earlier, target) for each window of the year.
+    /// The gap at each window of the year.
     #[serde(skip)]
-    pub path: Vec<(String, Option<f64>, Option<f64>, Option<f64>)>,
+    pub path: Vec<PathPoint>,
+}
+
+/// A gap at one window: this year, a year earlier, and its target.
+#[derive(Debug, Clone)]
+pub struct PathPoint {
+    pub window: String,
+    pub now: Option<f64>,
+    pub then: Option<f64>,
+    pub target: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -878,12 +887,12 @@ impl<'a> Builder<'a> {
                         .filter(|g| !g.suppressed)
                         .and_then(|g| g.gap)
                 });
-                (
-                    w.label.clone(),
-                    row.and_then(|r| r.gap),
-                    before,
-                    row.and_then(|r| r.target_gap),
-                )
+                PathPoint {
+                    window: w.label.clone(),
+                    now: row.and_then(|r| r.gap),
+                    then: before,
+                    target: row.and_then(|r| r.target_gap),
+                }
             })
             .collect();
         let target_text = match target {

@@ -1,0 +1,203 @@
+//! The report model and charts on hand-made metric rows: what a packet says about a gap's
+//! change, and that a suppressed group reaches no chart or table with a value.
+
+use super::charts::Kind;
+use super::figures::figures;
+use super::model::{Baseline, Builder, CellKey, Gap, Provenance, Rows, School};
+use crate::pipeline::{self, Plan};
+use std::path::Path;
+
+fn plan() -> Plan {
+    let text = crate::sample::pipeline_toml("t", "", "parquet", None);
+    pipeline::from_text(&text, Path::new("/t/pipeline.toml"), String::new())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn key(school: &str, year: &str) -> CellKey {
+    CellKey {
+        school_id: school.into(),
+        school_year: year.into(),
+        window: "spring".into(),
+        assessment: "sbac_summative".into(),
+        subject: "ela".into(),
+    }
+}
+
+fn baseline(school: &str, group: &str, n: Option<i64>, mean: Option<f64>) -> Baseline {
+    Baseline {
+        key: key(school, "2025-26"),
+        group: group.into(),
+        n,
+        mean_dfs: mean,
+        bands: mean.map(|_| [40.0, 30.0, 20.0, 10.0]),
+        pct_met: mean.map(|_| 30.0),
+    }
+}
+
+fn gap(change: (f64, f64, f64), distinguishable: bool) -> Gap {
+    let (gap_change, focal_change, reference_change) = change;
+    Gap {
+        key: key("101", "2025-26"),
+        metric: "mean_dfs".into(),
+        focal: "english_learner".into(),
+        reference: "rest".into(),
+        n_focal: Some(60),
+        n_reference: Some(240),
+        gap: Some(30.0),
+        ci: Some((20.0, 40.0)),
+        distinguishable: Some(true),
+        baseline_gap: Some(30.0 - gap_change),
+        baseline_se: Some(5.0),
+        gap_change: Some(gap_change),
+        change_distinguishable: Some(distinguishable),
+        focal_change: Some(focal_change),
+        reference_change: Some(reference_change),
+        target_gap: Some(25.0),
+        on_track: Some(false),
+        suppressed: false,
+    }
+}
+
+fn provenance() -> Provenance {
+    Provenance {
+        data_as_of: "2026-05-19".into(),
+        run_id: "20261123T000000Z".into(),
+        pipeline: "t".into(),
+        pipeline_hash: "abc".into(),
+        tool_version: "0.1.0".into(),
+    }
+}
+
+fn school() -> School {
+    School {
+        id: "101".into(),
+        name: "Alder Elementary".into(),
+        level: "elementary".into(),
+        supervisor: "Dr. Ana Rivera".into(),
+        triad: "T01".into(),
+    }
+}
+
+fn rows(gaps: Vec<Gap>) -> Rows {
+    Rows {
+        baselines: vec![
+            baseline("101", "all", Some(300), Some(-20.25)),
+            baseline("101", "english_learner", Some(60), Some(-45.0)),
+            baseline("101", "foster", None, None),
+            baseline("district", "all", Some(9000), Some(-30.0)),
+            baseline("district", "foster", Some(80), Some(-61.7)),
+        ],
+        gaps,
+        ..Rows::default()
+    }
+}
+
+#[test]
+fn a_narrowing_gap_is_told_by_who_moved() {
+    let plan = plan();
+    let prov = provenance();
+    // The focal group rose 8 and the others fell 1: narrowed by 9, mostly because EL rose.
+    let r = rows(vec![gap((-9.0, 8.0, -1.0), true)]);
+    let p = Builder::new(&plan, &r, &prov, "2025-26").packet(&school(), "spring", vec![]);
+    let g = &p.subjects[0].gaps[0];
+    assert_eq!(g.pair, "English learners vs other students");
+    assert!(!g.closing_by_decline);
+    assert!(
+        g.story.starts_with(
+            "The gap narrowed by 9.0 points since a year earlier, mostly because English learners rose: English learners' average rose by 8.0 points, other students' average fell by 1.0 points. The change is larger than year-to-year noise would explain."
+        ),
+        "{}",
+        g.story
+    );
+    assert_eq!(g.gap_change.as_deref(), Some("\u{2212}9.0"));
+    assert_eq!(g.on_track.as_deref(), Some("not yet on track"));
+
+    // Both fell, the others more: closing by decline, said so.
+    let r = rows(vec![gap((-6.0, -2.0, -8.0), true)]);
+    let p = Builder::new(&plan, &r, &prov, "2025-26").packet(&school(), "spring", vec![]);
+    let g = &p.subjects[0].gaps[0];
+    assert!(g.closing_by_decline);
+    assert!(
+        g.story.contains(
+            "because other students fell; English learners did not rise (closing by decline)"
+        ),
+        "{}",
+        g.story
+    );
+    // Widened within noise.
+    let r = rows(vec![gap((4.0, -3.0, 1.0), false)]);
+    let p = Builder::new(&plan, &r, &prov, "2025-26").packet(&school(), "spring", vec![]);
+    let g = &p.subjects[0].gaps[0];
+    assert!(g.story.starts_with("The gap widened by 4.0 points since a year earlier, mostly because English learners fell"), "{}", g.story);
+    assert!(g.story.contains("within year-to-year noise"));
+}
+
+#[test]
+fn a_suppressed_group_reaches_no_chart_or_table_with_a_value() {
+    let plan = plan();
+    let prov = provenance();
+    let r = rows(vec![]);
+    let p = Builder::new(&plan, &r, &prov, "2025-26").packet(&school(), "spring", vec![]);
+    let s = &p.subjects[0];
+    let foster = s
+        .baselines
+        .iter()
+        .find(|b| b.who.group == "foster")
+        .unwrap();
+    assert!(foster.who.suppressed);
+    assert_eq!(foster.who.n, None);
+    assert_eq!(foster.mean_dfs, None);
+    assert_eq!(foster.bands, None);
+    let all = s.baselines.iter().find(|b| b.who.group == "all").unwrap();
+    assert_eq!(all.mean_dfs.as_deref(), Some("\u{2212}20.3"));
+    assert_eq!(all.district_mean_dfs.as_deref(), Some("\u{2212}30.0"));
+    assert_eq!(p.glance[0].rows[0].school, "\u{2212}20.3");
+
+    let figs = figures(&p);
+    let bars = figs.iter().find(|f| f.chart.id == "ela-mean-dfs").unwrap();
+    let Kind::Bars(b) = &bars.chart.kind else {
+        panic!("bars")
+    };
+    let row = b.rows.iter().find(|r| r.label == "Foster youth").unwrap();
+    assert_eq!(
+        (row.value, row.text.as_str()),
+        (None, "fewer than 11 students")
+    );
+    let table_row = bars
+        .chart
+        .table
+        .rows
+        .iter()
+        .find(|r| r[0] == "Foster youth")
+        .unwrap();
+    // Not even the district's value for the group sits on the suppressed row.
+    assert_eq!(
+        table_row,
+        &["Foster youth", "fewer than 11 students", "", ""]
+    );
+    assert!(
+        bars.chart
+            .alt
+            .ends_with("Foster youth: average distance from standard fewer than 11 students."),
+        "{}",
+        bars.chart.alt
+    );
+
+    // The drawn SVG: the foster row's text is the note, with no number beside it.
+    let drawn = bars.chart.draw("provenance", true).unwrap();
+    let svg = drawn.svg;
+    assert!(svg.contains(">\nFoster youth\n</text>") || svg.contains(">Foster youth"));
+    assert!(
+        !svg.contains("61.7"),
+        "the district's foster value is not drawn for a hidden group"
+    );
+    let png = drawn.png.unwrap();
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1600);
+}
+
+#[test]
+fn chart_ticks_are_round() {
+    let (lo, hi, t) = super::charts::ticks(-47.0, 12.0);
+    assert_eq!((lo, hi), (-50.0, 20.0));
+    assert_eq!(t, vec![-50.0, -40.0, -30.0, -20.0, -10.0, 0.0, 10.0, 20.0]);
+}
