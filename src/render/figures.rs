@@ -67,7 +67,7 @@ pub fn figures(p: &Packet) -> Vec<Figure> {
             subject: Some(s.id.clone()),
             chart: bands(p, s, &when),
         });
-        if !s.growth.is_empty() {
+        if s.growth_shown {
             out.push(Figure {
                 section: "growth",
                 subject: Some(s.id.clone()),

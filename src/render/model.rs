@@ -552,6 +552,9 @@ pub struct Subject {
     pub growth_line: Option<String>,
     #[serde(skip)]
     pub growth_line_value: Option<f64>,
+    /// Whether any group has a growth value to show (a school whose tested grade has no test
+    /// the year before, such as grade 11, has none).
+    pub growth_shown: bool,
     pub window_label: String,
 }
 
@@ -816,7 +819,9 @@ impl<'a> Builder<'a> {
             ),
             None => (None, None),
         };
+        let growth_shown = growth.iter().any(|g| !g.who.suppressed);
         Subject {
+            growth_shown,
             id: subject.to_string(),
             title: subject_title(subject),
             assessment: self.assessment_label(assessment),
