@@ -101,8 +101,12 @@ pub fn packet(data: Vec<u8>, charts: &[(String, String)]) -> anyhow::Result<Vec<
         anyhow::anyhow!("typesetting the packet failed: {}", messages(&errors))
     })?;
     let options = typst_pdf::PdfOptions::default();
-    typst_pdf::pdf(&doc, &options)
-        .map_err(|errors| anyhow::anyhow!("writing the PDF failed: {}", messages(&errors)))
+    let pdf = typst_pdf::pdf(&doc, &options)
+        .map_err(|errors| anyhow::anyhow!("writing the PDF failed: {}", messages(&errors)));
+    // Typst memoizes across compilations; each packet has its own data, so entries older than
+    // a few packets are of no further use and would otherwise grow to gigabytes over a district.
+    typst::comemo::evict(4);
+    pdf
 }
 
 fn messages(errors: &[SourceDiagnostic]) -> String {
