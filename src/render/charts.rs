@@ -191,15 +191,25 @@ impl Chart {
                 .map_err(|e| anyhow::anyhow!("chart `{}`: {e}", self.id))?;
         }
         let png = if png {
-            let mut buf = vec![0u8; (w * h * 3) as usize];
-            {
-                let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-                self.paint(&root, provenance)
-                    .map_err(|e| anyhow::anyhow!("chart `{}`: {e}", self.id))?;
-                root.present()
-                    .map_err(|e| anyhow::anyhow!("chart `{}`: {e}", self.id))?;
+            // One pixel buffer per thread, reused: a fresh 5 MB buffer per chart costs more in
+            // page faults than drawing into it.
+            thread_local! {
+                static PIXELS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
             }
-            Some(encode_png(&buf, w, h)?)
+            PIXELS
+                .with_borrow_mut(|buf| -> anyhow::Result<Vec<u8>> {
+                    buf.clear();
+                    buf.resize((w * h * 3) as usize, 0);
+                    {
+                        let root = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
+                        self.paint(&root, provenance)
+                            .map_err(|e| anyhow::anyhow!("chart `{}`: {e}", self.id))?;
+                        root.present()
+                            .map_err(|e| anyhow::anyhow!("chart `{}`: {e}", self.id))?;
+                    }
+                    encode_png(buf, w, h)
+                })
+                .map(Some)?
         } else {
             None
         };
@@ -965,7 +975,10 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> anyhow::Result<Vec<u8>> {
         let mut enc = png::Encoder::new(&mut out, w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        // Adaptive row filters with light zlib compression: within a few percent of the
+        // default level's size at well under its time (2,700 charts a night).
         enc.set_compression(png::Compression::Balanced);
+        enc.set_deflate_compression(png::DeflateCompression::Level(2));
         let mut writer = enc.write_header()?;
         writer.write_image_data(rgb)?;
     }

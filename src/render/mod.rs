@@ -120,13 +120,12 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
         }
     }
     let line = req.provenance.line();
-    // Typesetting recurses deeply (far more so in unoptimised builds), so the packets are
-    // rendered on a pool whose threads have room for it.
+    // Charts, PNGs and the HTML page of every packet, across schools on the rayon pool. The
+    // PDFs come second, on their own threads (see `pdf::typeset_all`).
     let pool = rayon::ThreadPoolBuilder::new()
-        .stack_size(64 << 20)
         .thread_name(|i| format!("render-{i}"))
         .build()?;
-    let results: Vec<anyhow::Result<(Vec<Written>, usize)>> = pool.install(|| {
+    let results: Vec<anyhow::Result<Drawn>> = pool.install(|| {
         jobs.par_iter()
             .map(
                 |Job {
@@ -146,11 +145,14 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
     });
     let mut files = Vec::new();
     let mut n_charts = 0;
+    let mut to_typeset = Vec::new();
     for r in results {
-        let (w, c) = r?;
-        files.extend(w);
-        n_charts += c;
+        let drawn = r?;
+        files.extend(drawn.files);
+        n_charts += drawn.charts;
+        to_typeset.extend(drawn.pdf);
     }
+    files.extend(pdf::typeset_all(dir, to_typeset)?);
     let packets = jobs.len();
 
     let (index_files, index_charts) = write_index(
@@ -204,12 +206,19 @@ struct PdfFigure<'a> {
     alt: &'a str,
 }
 
+/// What drawing a packet wrote, and the input of its PDF when one is wanted.
+struct Drawn {
+    files: Vec<Written>,
+    charts: usize,
+    pdf: Option<pdf::Job>,
+}
+
 fn write_packet(
     dir: &Path,
     packet: &Packet,
     provenance: &str,
     formats: Formats,
-) -> anyhow::Result<(Vec<Written>, usize)> {
+) -> anyhow::Result<Drawn> {
     let base = packet_dir(&packet.school.id, &packet.window);
     let figs: Vec<Figure> = figures::figures(packet);
     let mut files = Vec::new();
@@ -254,7 +263,7 @@ fn write_packet(
             page.as_bytes(),
         )?);
     }
-    if formats.pdf {
+    let pdf = if formats.pdf {
         let pdf_figs: Vec<PdfFigure> = figs
             .iter()
             .map(|f| PdfFigure {
@@ -264,15 +273,20 @@ fn write_packet(
             .collect();
         let data =
             serde_json::to_vec(&serde_json::json!({ "packet": packet, "figures": pdf_figs }))?;
-        let pdf = pdf::packet(data, &svgs).map_err(|e| {
-            e.context(format!(
-                "packet of `{}` at {}",
-                packet.school.id, packet.window
-            ))
-        })?;
-        files.push(write_file(dir, &format!("{base}/packet.pdf"), &pdf)?);
-    }
-    Ok((files, figs.len()))
+        Some(pdf::Job {
+            path: format!("{base}/packet.pdf"),
+            what: format!("packet of `{}` at {}", packet.school.id, packet.window),
+            data,
+            charts: svgs,
+        })
+    } else {
+        None
+    };
+    Ok(Drawn {
+        files,
+        charts: figs.len(),
+        pdf,
+    })
 }
 
 /// One value in the index, with the number it sorts by.

@@ -3,8 +3,11 @@
 //! no text from the data is ever parsed as markup. Fonts are the bundled Inter faces.
 
 use super::charts::{FONT_BOLD, FONT_ITALIC, FONT_REGULAR, FONT_SEMIBOLD};
+use crate::publish::{Written, write_file};
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use typst::diag::{FileError, FileResult, SourceDiagnostic};
 use typst::foundations::{Bytes, Datetime, Duration};
 use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
@@ -82,6 +85,82 @@ impl World for Packet {
     }
 }
 
+/// Typst's memo cache is trimmed after this many documents.
+const EVICT_EVERY: usize = 8;
+
+/// One PDF to typeset: where it goes, what it is (for error messages), its JSON and its charts.
+pub struct Job {
+    pub path: String,
+    pub what: String,
+    pub data: Vec<u8>,
+    pub charts: Vec<(String, String)>,
+}
+
+/// Typeset every job and write it under `dir`.
+///
+/// One thread per core takes the next job until none is left. Typst parallelises inside a
+/// document with rayon; it does so on a pool of its own with room for deep layout recursion.
+/// The packets are not themselves rayon tasks: a rayon worker waiting inside Typst would pick
+/// up further packets on the same stack, and a district's worth of half-typeset documents
+/// would pile up in memory. Here at most one document per core is in flight.
+pub fn typeset_all(dir: &Path, jobs: Vec<Job>) -> anyhow::Result<Vec<Written>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .stack_size(64 << 20)
+        .thread_name(|i| format!("typeset-{i}"))
+        .build()?;
+    let next = AtomicUsize::new(0);
+    let done_count = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let written = Mutex::new(Vec::with_capacity(jobs.len()));
+    let first_error = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(jobs.len()) {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else {
+                        break;
+                    };
+                    let result = pool
+                        .install(|| packet(job.data.clone(), &job.charts))
+                        .and_then(|pdf| Ok(write_file(dir, &job.path, &pdf)?))
+                        .map_err(|e| e.context(job.what.clone()));
+                    // Typst memoizes across documents. What the template shares stays in use;
+                    // what was one packet's own is dropped a few packets later, or a
+                    // district's worth would grow to gigabytes.
+                    if (done_count.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(EVICT_EVERY)
+                    {
+                        typst::comemo::evict(2);
+                    }
+                    match result {
+                        Ok(w) => written
+                            .lock()
+                            .expect("no panics hold this lock")
+                            .push((i, w)),
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            first_error
+                                .lock()
+                                .expect("no panics hold this lock")
+                                .get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().expect("no panics hold this lock") {
+        return Err(e);
+    }
+    // In the order of the jobs, whichever thread finished first: the manifest lists the
+    // same files in the same order on every run.
+    let mut written = written.into_inner().expect("no panics hold this lock");
+    written.sort_by_key(|(i, _)| *i);
+    Ok(written.into_iter().map(|(_, w)| w).collect())
+}
+
 /// Typeset a packet: `data` is its JSON, `charts` its SVGs by file stem.
 pub fn packet(data: Vec<u8>, charts: &[(String, String)]) -> anyhow::Result<Vec<u8>> {
     let mut files = HashMap::new();
@@ -101,12 +180,8 @@ pub fn packet(data: Vec<u8>, charts: &[(String, String)]) -> anyhow::Result<Vec<
         anyhow::anyhow!("typesetting the packet failed: {}", messages(&errors))
     })?;
     let options = typst_pdf::PdfOptions::default();
-    let pdf = typst_pdf::pdf(&doc, &options)
-        .map_err(|errors| anyhow::anyhow!("writing the PDF failed: {}", messages(&errors)));
-    // Typst memoizes across compilations; each packet has its own data, so entries older than
-    // a few packets are of no further use and would otherwise grow to gigabytes over a district.
-    typst::comemo::evict(4);
-    pdf
+    typst_pdf::pdf(&doc, &options)
+        .map_err(|errors| anyhow::anyhow!("writing the PDF failed: {}", messages(&errors)))
 }
 
 fn messages(errors: &[SourceDiagnostic]) -> String {
