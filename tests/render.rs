@@ -193,7 +193,41 @@ fn every_school_and_window_has_a_packet_with_its_charts() {
             assert!(html.contains("such as grade 11, have none"));
         }
     }
-    assert!(run.join("index.html").is_file());
+    // Every link of the index to a packet (HTML and its print-ready PDF) reaches a file, and
+    // every school's packet is linked.
+    // (Attribute values are HTML-escaped, `/` as `&#x2f;`, as the browser reads them.)
+    let index = std::fs::read_to_string(run.join("index.html"))
+        .unwrap()
+        .replace("&#x2f;", "/");
+    let links: Vec<&str> = index
+        .split("href=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .filter(|l| l.starts_with("schools/"))
+        .collect();
+    for l in &links {
+        assert!(run.join(l).is_file(), "index links to missing {l}");
+    }
+    for kind in ["packet.html", "packet.pdf"] {
+        let schools: BTreeSet<&str> = links
+            .iter()
+            .filter(|l| l.ends_with(kind))
+            .map(|l| l.split('/').nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            schools.len(),
+            4,
+            "{kind} linked for every school: {links:?}"
+        );
+    }
+    for d in &dirs {
+        let html = std::fs::read_to_string(d.join("packet.html")).unwrap();
+        assert!(
+            html.contains("href=\"packet.pdf\""),
+            "{} links its PDF",
+            d.display()
+        );
+    }
     assert!(run.join("quality.html").is_file());
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();

@@ -255,7 +255,7 @@ fn write_packet(
     if formats.html {
         let page = html::page(
             "packet.html",
-            minijinja::context! { p => packet, figures => &views, png => formats.png },
+            minijinja::context! { p => packet, figures => &views, png => formats.png, pdf => formats.pdf },
         )?;
         files.push(write_file(
             dir,
@@ -325,6 +325,8 @@ struct IndexFlag {
 struct IndexRow<'a> {
     school: &'a School,
     link: String,
+    /// The print-ready PDF beside the HTML packet the name links to.
+    pdf: Option<String>,
     others: Vec<(String, String)>,
     values: Vec<IndexValue>,
     gap: IndexGap,
@@ -393,18 +395,26 @@ fn write_index(
         } else {
             windows.last().cloned().unwrap_or_default()
         };
+        // Names link to the HTML packet when there is one, else to the PDF.
+        let page = if formats.html {
+            "packet.html"
+        } else {
+            "packet.pdf"
+        };
         let link = if windows.is_empty() {
             String::new()
         } else {
-            format!("{}/packet.html", packet_dir(&s.id, &link_window))
+            format!("{}/{page}", packet_dir(&s.id, &link_window))
         };
+        let pdf = (formats.pdf && formats.html && !windows.is_empty())
+            .then(|| format!("{}/packet.pdf", packet_dir(&s.id, &link_window)));
         let others = windows
             .iter()
             .filter(|w| **w != link_window)
             .map(|w| {
                 (
                     label_of(plan, w),
-                    format!("{}/packet.html", packet_dir(&s.id, w)),
+                    format!("{}/{page}", packet_dir(&s.id, w)),
                 )
             })
             .collect();
@@ -521,6 +531,7 @@ fn write_index(
         out_rows.push(IndexRow {
             school: s,
             link,
+            pdf,
             others,
             values,
             gap,
