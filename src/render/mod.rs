@@ -378,6 +378,12 @@ fn write_index(
     let mut out_rows = Vec::new();
     let mut dfs_by_subject: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut changes_by_subject: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    // Names link to the HTML packet when there is one, else to the PDF.
+    let page = if formats.html {
+        "packet.html"
+    } else {
+        "packet.pdf"
+    };
     for s in schools {
         let own = by_school.get(&s.id).unwrap_or(&empty);
         let windows: Vec<String> = plan
@@ -394,12 +400,6 @@ fn write_index(
             window.clone()
         } else {
             windows.last().cloned().unwrap_or_default()
-        };
-        // Names link to the HTML packet when there is one, else to the PDF.
-        let page = if formats.html {
-            "packet.html"
-        } else {
-            "packet.pdf"
         };
         let link = if windows.is_empty() {
             String::new()
