@@ -401,13 +401,14 @@ fn write_index(
         } else {
             windows.last().cloned().unwrap_or_default()
         };
-        let link = if windows.is_empty() {
-            String::new()
-        } else {
-            format!("{}/{page}", packet_dir(&s.id, &link_window))
-        };
-        let pdf = (formats.pdf && formats.html && !windows.is_empty())
-            .then(|| format!("{}/packet.pdf", packet_dir(&s.id, &link_window)));
+        let here = (!windows.is_empty()).then(|| packet_dir(&s.id, &link_window));
+        let link = here
+            .as_ref()
+            .map(|d| format!("{d}/{page}"))
+            .unwrap_or_default();
+        let pdf = here
+            .filter(|_| formats.pdf && formats.html)
+            .map(|d| format!("{d}/packet.pdf"));
         let others = windows
             .iter()
             .filter(|w| **w != link_window)
