@@ -2,7 +2,7 @@
 //! compute metrics, (render,) publish. Each command returns `Ok` or a `Failure` carrying its exit code.
 
 use crate::canonical::Table;
-use crate::cli::{BenchArgs, CheckArgs, Cli, Command, RunArgs, SampleArgs};
+use crate::cli::{AuditArgs, BenchArgs, CheckArgs, Cli, Command, RunArgs, SampleArgs};
 use crate::ingest::{self, IngestError};
 use crate::metrics::{self, Metrics};
 use crate::pipeline::{self, LoadError, Plan};
@@ -68,6 +68,39 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check(args) => check(&args),
         Command::Sample(args) => sample(&args),
         Command::Bench(args) => bench(&args),
+        Command::Audit(args) => audit(&args),
+    }
+}
+
+/// `equity-gap audit`: can a reader work out a suppressed value of a published run?
+fn audit(args: &AuditArgs) -> Result<(), Failure> {
+    let report = crate::audit::audit(&args.run_dir, args.open_run.as_deref()).map_err(|e| {
+        Failure::new(EXIT_USAGE, e).hint(Some(
+            "give the folder a run published (it holds `manifest.json` and `metrics/`), or its pipeline folder with `LATEST`".into(),
+        ))
+    })?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(Failure::internal)?
+        );
+    } else {
+        print!("{}", crate::audit::text(&report));
+    }
+    if report.findings.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            EXIT_DATA,
+            anyhow::anyhow!(
+                "{} suppressed value{} can be worked out from published rows; do not send this run out",
+                report.findings.len(),
+                if report.findings.len() == 1 { "" } else { "s" }
+            ),
+        )
+        .hint(Some(
+            "runs publish with `privacy.complementary = true` (the default) to prevent this".into(),
+        )))
     }
 }
 
@@ -116,6 +149,11 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
 
     let validated = validate::validate(raw, &plan).map_err(Failure::internal)?;
     lap("validate", &mut timings);
+    if let Some(clash) = validate::school_folder_clash(&validated) {
+        return Err(Failure::new(EXIT_DATA, anyhow::anyhow!("{clash}; nothing was published")).hint(Some(
+            "school ids name each school's folder of packets; give every school an id that differs in more than punctuation or letter case, and none called `district`".into(),
+        )));
+    }
     print_quality(&validated.quality);
     check_reject_share(&plan, &validated.quality)?;
 
@@ -123,7 +161,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
 
     let metrics = metrics::compute(&plan, &validated.tables).map_err(Failure::internal)?;
     lap("metrics", &mut timings);
-    print_metrics(&metrics);
+    print_metrics(&plan, &metrics);
 
     let out = args
         .out
@@ -131,14 +169,10 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         .or_else(|| plan.outputs.dir.clone())
         .unwrap_or_else(|| PathBuf::from("reports"));
     publish::clean_up_on_interrupt();
-    let mut staging = Staging::begin(&out, &plan.name, started).map_err(|e| {
-        Failure::internal(anyhow::Error::new(e).context(format!(
-            "cannot create the run folder under `{}`",
-            out.display()
-        )))
-    })?;
+    let mut staging = Staging::begin(&out, &plan.name, started)
+        .map_err(|e| output_failure(&out, anyhow::Error::new(e)))?;
     write_tables(&mut staging, &plan, selected.clone(), &validated, &metrics)
-        .map_err(Failure::internal)?;
+        .map_err(|e| output_failure(&out, e))?;
     lap("tables", &mut timings);
 
     let request = render::Request {
@@ -157,7 +191,10 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         schools: selected.as_deref(),
     };
     let rendered = render::render(&request, staging.dir()).map_err(|e| {
-        Failure::internal(e.context("rendering the packets failed; nothing was published"))
+        output_failure(
+            &out,
+            e.context("rendering the packets failed; nothing was published"),
+        )
     })?;
     staging.adopt(rendered.files);
     lap("render", &mut timings);
@@ -181,16 +218,32 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         rows: &validated.quality,
         outputs: staging.written(),
         timings_ms: timings,
+        suppression: metrics
+            .suppression
+            .iter()
+            .map(|(t, rules)| {
+                (
+                    t.to_string(),
+                    rules
+                        .iter()
+                        .map(|(r, n)| (r.code().to_string(), *n))
+                        .collect(),
+                )
+            })
+            .collect(),
         config: &plan,
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(Failure::internal)?;
     staging
         .bytes("manifest.json", &json)
-        .map_err(Failure::internal)?;
+        .map_err(|e| output_failure(&out, e.into()))?;
     let n_files = staging.written().len();
     let total: u64 = staging.written().iter().map(|w| w.bytes).sum();
     let dir = staging.commit().map_err(|e| {
-        Failure::internal(anyhow::Error::new(e).context("cannot move the finished run into place"))
+        output_failure(
+            &out,
+            anyhow::Error::new(e).context("cannot move the finished run into place"),
+        )
     })?;
     eprintln!(
         "published `{}` ({} files, {}) in {:.1} s",
@@ -204,6 +257,27 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         dir,
         quality: validated.quality,
     })
+}
+
+/// A failure while writing the run: the machine's problem (a full disk, a folder that cannot
+/// be written) when an I/O error is behind it, else a bug. Either way nothing was published.
+fn output_failure(out: &std::path::Path, e: anyhow::Error) -> Failure {
+    let io = e
+        .chain()
+        .any(|c| c.downcast_ref::<std::io::Error>().is_some());
+    if !io {
+        return Failure::internal(e);
+    }
+    Failure::new(
+        EXIT_USAGE,
+        e.context(format!(
+            "cannot write the run under `{}`; nothing was published",
+            out.display()
+        )),
+    )
+    .hint(Some(
+        "check that the folder is writable and its disk has free space (or choose another with `--out`); earlier runs are untouched".into(),
+    ))
 }
 
 /// The latest test date among accepted scores, `YYYY-MM-DD`.
@@ -335,18 +409,39 @@ fn print_quality(q: &Quality) {
     eprintln!();
 }
 
-fn print_metrics(m: &Metrics) {
-    eprintln!("  {:<17} {:>10} {:>11}", "metrics", "rows", "suppressed");
+fn print_metrics(plan: &Plan, m: &Metrics) {
+    eprintln!(
+        "  {:<17} {:>10} {:>11}  why (rule: rows)",
+        "metrics", "rows", "suppressed"
+    );
     for (name, df) in &m.tables {
         let suppressed = df
             .column("suppressed")
             .ok()
             .and_then(|c| c.bool().ok().map(|b| b.sum().unwrap_or(0) as usize));
+        let why = m
+            .suppression
+            .iter()
+            .find(|(t, _)| t == name)
+            .map(|(_, rules)| {
+                rules
+                    .iter()
+                    .map(|(r, n)| format!("{} {}", r.code(), thousands(*n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
         eprintln!(
-            "  {:<17} {:>10} {:>11}",
+            "  {:<17} {:>10} {:>11}  {}",
             name,
             thousands(df.height()),
-            suppressed.map_or("-".to_string(), thousands)
+            suppressed.map_or("-".to_string(), thousands),
+            why
+        );
+    }
+    if !plan.privacy.complementary {
+        eprintln!(
+            "  warning: complementary suppression is off (`privacy.complementary = false`): hidden small groups can be worked out by subtraction; do not share this run"
         );
     }
     eprintln!();

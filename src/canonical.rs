@@ -284,3 +284,47 @@ mod tests {
         assert_eq!(canonical_code(genders, "Female"), None);
     }
 }
+
+/// A school id as a folder name. Ids are data: anything but ASCII letters, digits, `-` and `_`
+/// becomes `_` (so `..`, `/` and `\\` cannot climb out of the run folder), a name Windows
+/// reserves for a device (`CON`, `NUL`, `COM1`, …) gains a trailing `_`, and an empty id is `_`.
+/// Validation refuses two schools whose folders would clash.
+pub fn folder_name(id: &str) -> String {
+    let mut s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    const RESERVED: [&str; 4] = ["CON", "PRN", "AUX", "NUL"];
+    let upper = s.to_ascii_uppercase();
+    let device = RESERVED.contains(&upper.as_str())
+        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.len() == 4
+            && upper.as_bytes()[3].is_ascii_digit());
+    if device || s.is_empty() {
+        s.push('_');
+    }
+    s
+}
+
+#[cfg(test)]
+mod folder_tests {
+    use super::folder_name;
+
+    #[test]
+    fn school_ids_become_safe_folder_names() {
+        assert_eq!(folder_name("101"), "101");
+        assert_eq!(folder_name(".."), "__");
+        assert_eq!(folder_name("/"), "_");
+        assert_eq!(folder_name("a/b"), "a_b");
+        assert_eq!(folder_name("CON"), "CON_");
+        assert_eq!(folder_name("com1"), "com1_");
+        assert_eq!(folder_name("COM"), "COM");
+        assert_eq!(folder_name("Escuela Niños"), "Escuela_Ni_os");
+    }
+}

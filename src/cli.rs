@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `sample` and `bench`.
+//! The command line: `run`, `check`, `sample`, `bench` and `audit`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -12,9 +12,10 @@ use std::path::PathBuf;
   equity-gap run pipelines/sample.toml
   equity-gap run pipelines/sample.toml --out /srv/reports --schools 101,204
   equity-gap sample --students 20000 --schools 24 --out /tmp/district --dirty
+  equity-gap audit reports/sample
 
-Exit codes: 0 success, 1 the data failed validation, 2 bad pipeline definition or usage,
-3 internal error.")]
+Exit codes: 0 success, 1 the data failed validation, 2 bad pipeline definition or usage (or
+a run folder that cannot be written), 3 internal error.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -50,6 +51,34 @@ The district is generated clean and handed to the metrics stage as validated tab
 computing is measured. Peak memory is the process's high-water mark, reset after generating.
 Build with `--release` for figures worth quoting.")]
     Bench(BenchArgs),
+    /// Try to work out every suppressed value of a published run from its published rows, as
+    /// a reader of the packets and tables could. Exits 1 when one can be.
+    #[command(after_help = "Examples:
+  equity-gap audit reports/sample/LATEST-run-folder
+  equity-gap audit reports/sample            (the newest run, from `LATEST`)
+  equity-gap audit reports/sample --json
+
+Every suppressed row and every unpublished part (a group's rest, the students in no group of a
+partition) is an unknown; the relations METRICS.md lists (partitions, a group and its rest, a
+district and its schools, and every combination of them) are solved exactly. Prints each value
+that can be recovered, with the relations and published rows it follows from.
+
+Exit codes: 0 nothing can be recovered, 1 something can, 2 not a run folder.")]
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A run folder (`<out>/<pipeline>/<run id>`), or `<out>/<pipeline>` for its newest run.
+    pub run_dir: PathBuf,
+    /// Print the findings as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// A run of the same data with `min_n_display = 1`, kept private: the audit then also
+    /// knows which unpublished parts (a group's rest, the students in no group of a partition)
+    /// are empty, as an insider might, and checks each value it recovers against the true one.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub open_run: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@
 //! `sample` writes a synthetic district with planted effects for demos and tests.
 
 pub mod app;
+pub mod audit;
 pub mod canonical;
 pub mod cli;
 pub mod ingest;

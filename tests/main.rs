@@ -2,9 +2,11 @@
 
 mod util;
 
+mod hostile;
 mod ingest_formats;
 mod metrics;
 mod pipeline_definition;
+mod privacy;
 mod publishing;
 mod quarantine_reasons;
 mod render;

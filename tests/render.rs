@@ -453,12 +453,12 @@ fn small_groups_never_show_a_value() {
                         );
                     }
                     // Where the group is hidden, its row says so and carries no number.
-                    if !row.contains("fewer than 11") {
+                    if !row.contains(equity_gap::render::model::SUPPRESSED_TEXT) {
                         continue;
                     }
                     checked += 1;
                     let digits: String = row
-                        .replace("fewer than 11", "")
+                        .replace(equity_gap::render::model::SUPPRESSED_TEXT, "")
                         .chars()
                         .filter(|c| c.is_ascii_digit())
                         .collect();

@@ -13,13 +13,15 @@ pub fn read(
     bytes: Vec<u8>,
 ) -> Result<(DataFrame, Vec<i64>), IngestError> {
     let text = decode(input, path, bytes)?;
-    let starts = record_start_lines(text.as_bytes());
     let malformed = |message: String| IngestError::Malformed {
         table: input.table,
         path: path.to_path_buf(),
         format: "CSV",
         message,
     };
+    let scan = scan(text.as_bytes(), input.delimiter).map_err(malformed)?;
+    super::check_header(&scan.header).map_err(malformed)?;
+    let starts = scan.starts;
     if starts.is_empty() {
         return Err(malformed("the file is empty (no header row)".into()));
     }
@@ -46,48 +48,169 @@ pub fn read(
     Ok((df, lines))
 }
 
-/// The 1-based line on which each non-blank record starts, header included. A newline inside
-/// double quotes continues the record.
-fn record_start_lines(text: &[u8]) -> Vec<usize> {
+/// What one pass over the text finds: the 1-based line on which each non-blank record starts
+/// (header included; a newline inside double quotes continues the record).
+#[derive(Debug)]
+struct Scan {
+    starts: Vec<usize>,
+    /// The header's field names, unquoted.
+    header: Vec<String>,
+}
+
+/// Walk the text once: find where records start, and refuse what would make Polars split
+/// fields wrongly or carry invisible garbage into ids: a record with more or fewer fields
+/// than the header, a quote that never closes, a NUL byte, a byte-order mark inside the file.
+fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     let mut starts = Vec::new();
     let mut line = 1;
     let mut in_quotes = false;
+    let mut quote_line = 0;
     let mut record_start = 1;
     let mut record_has_content = false;
-    for &b in text {
+    let mut fields = 1;
+    let mut header_fields = None;
+    let mut end_record = |start: usize,
+                          fields: usize,
+                          starts: &mut Vec<usize>|
+     -> Result<(), String> {
+        starts.push(start);
+        match header_fields {
+            None => header_fields = Some(fields),
+            Some(h) if h != fields => {
+                return Err(format!(
+                    "line {start} has {fields} field{} but the header has {h}; check the delimiter and quoting of that line",
+                    if fields == 1 { "" } else { "s" }
+                ));
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    };
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
         match b {
+            0 => {
+                let utf16 = text.iter().take(200).filter(|&&b| b == 0).count() > 50;
+                return Err(format!(
+                    "line {line} has a NUL byte (0x00){}",
+                    if utf16 {
+                        "; the file looks like UTF-16: save it as UTF-8 (or CSV, not \"Unicode text\")"
+                    } else {
+                        "; the file is probably not text"
+                    }
+                ));
+            }
+            // U+FEFF is EF BB BF in UTF-8: a byte-order mark past the start.
+            0xEF if text[i..].starts_with(b"\xEF\xBB\xBF") => {
+                return Err(format!(
+                    "line {line} has a byte-order mark (U+FEFF) inside the file; were two files joined? Each file should be its own path in `path = [...]`"
+                ));
+            }
             b'"' => {
+                if !in_quotes {
+                    quote_line = line;
+                }
                 in_quotes = !in_quotes;
                 record_has_content = true;
             }
             b'\n' if !in_quotes => {
                 if record_has_content {
-                    starts.push(record_start);
+                    end_record(record_start, fields, &mut starts)?;
                 }
                 line += 1;
                 record_start = line;
                 record_has_content = false;
+                fields = 1;
             }
             b'\n' => line += 1,
             b'\r' => {}
+            _ if b == delimiter && !in_quotes => {
+                fields += 1;
+                record_has_content = true;
+            }
             _ => record_has_content = true,
         }
+        i += 1;
+    }
+    if in_quotes {
+        return Err(format!(
+            "line {quote_line} opens a quoted field that is never closed"
+        ));
     }
     if record_has_content {
-        starts.push(record_start);
+        end_record(record_start, fields, &mut starts)?;
     }
-    starts
+    Ok(Scan {
+        starts,
+        header: header_names(text, delimiter),
+    })
+}
+
+/// The first record's fields, with surrounding quotes removed and doubled quotes undone.
+fn header_names(text: &[u8], delimiter: u8) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut field = Vec::new();
+    let mut in_quotes = false;
+    let mut content = false;
+    for &b in text {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => {
+                if content {
+                    break;
+                }
+                continue;
+            }
+            b'\r' if !in_quotes => {}
+            _ if b == delimiter && !in_quotes => {
+                names.push(String::from_utf8_lossy(&field).to_string());
+                field.clear();
+                content = true;
+            }
+            _ => {
+                field.push(b);
+                content = true;
+            }
+        }
+    }
+    names.push(String::from_utf8_lossy(&field).to_string());
+    names
 }
 
 #[cfg(test)]
 mod tests {
-    use super::record_start_lines;
+    use super::scan;
+
+    fn starts(text: &[u8]) -> Vec<usize> {
+        scan(text, b',').unwrap().starts
+    }
 
     #[test]
     fn records_spanning_lines_and_blank_lines() {
         let text = b"a,b\r\n1,\"x\ny\"\r\n\r\n2,z\n";
-        assert_eq!(record_start_lines(text), vec![1, 2, 5]);
-        assert_eq!(record_start_lines(b"a,b\n1,2"), vec![1, 2]);
-        assert_eq!(record_start_lines(b""), Vec::<usize>::new());
+        assert_eq!(starts(text), vec![1, 2, 5]);
+        assert_eq!(starts(b"a,b\n1,2"), vec![1, 2]);
+        assert_eq!(starts(b""), Vec::<usize>::new());
+        // A delimiter inside quotes is not a field boundary.
+        assert_eq!(starts(b"a,b\n\"1,5\",2\n"), vec![1, 2]);
+    }
+
+    #[test]
+    fn what_the_scan_refuses() {
+        let err = |t: &[u8]| scan(t, b',').unwrap_err();
+        assert_eq!(
+            err(b"a,b,c\n1,2,3\n4,5\n"),
+            "line 3 has 2 fields but the header has 3; check the delimiter and quoting of that line"
+        );
+        assert!(err(b"a,b\n1,2,3\n").starts_with("line 2 has 3 fields"));
+        assert_eq!(
+            err(b"a,b\n1,\"2\n3,4\n"),
+            "line 2 opens a quoted field that is never closed"
+        );
+        assert!(err(b"a,b\n1,\x002\n").starts_with("line 2 has a NUL byte"));
+        assert!(
+            err("a,b\n1,2\n\u{FEFF}a,b\n".as_bytes()).starts_with("line 3 has a byte-order mark")
+        );
     }
 }

@@ -42,6 +42,13 @@ pub struct FileRead {
 pub enum IngestError {
     #[error("cannot find the {table} extract `{}`", path.display())]
     Missing { table: Table, path: PathBuf },
+    #[error("the {table} workbook `{}` has no sheet `{sheet}` (it has {})", path.display(), list(sheets))]
+    MissingSheet {
+        table: Table,
+        path: PathBuf,
+        sheet: String,
+        sheets: Vec<String>,
+    },
     #[error("cannot read the {table} extract `{}`", path.display())]
     Unreadable {
         table: Table,
@@ -119,13 +126,19 @@ impl IngestError {
                 }
                 Some(hint)
             }
+            IngestError::MissingSheet { table, .. } => Some(format!(
+                "set `sheet` under `[inputs.{table}]` to one of the workbook's sheets"
+            )),
             IngestError::Malformed { .. } | IngestError::Unreadable { .. } => None,
         }
     }
 
     /// Missing files are a problem of the pipeline definition; the rest are data problems.
     pub fn is_definition_problem(&self) -> bool {
-        matches!(self, IngestError::Missing { .. })
+        matches!(
+            self,
+            IngestError::Missing { .. } | IngestError::MissingSheet { .. }
+        )
     }
 }
 
@@ -152,12 +165,32 @@ pub fn read_input(input: &Input) -> Result<RawTable, IngestError> {
         let bytes = read_bytes(input.table, path)?;
         let sha256 = crate::pipeline::hex(&Sha256::digest(&bytes));
         let n_bytes = bytes.len() as u64;
-        let (frame, lines) = match input.format {
-            Format::Csv => csv::read(input, path, bytes)?,
-            Format::Parquet => read_parquet(input.table, path, bytes)?,
-            Format::Xlsx => xlsx::read(input, path, bytes)?,
-        };
+        // The readers are other people's parsers fed whatever a district's systems wrote; a
+        // panic in one is a file that cannot be read, reported as such, never a crash.
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match input.format {
+            Format::Csv => csv::read(input, path, bytes),
+            Format::Parquet => read_parquet(input.table, path, bytes),
+            Format::Xlsx => xlsx::read(input, path, bytes),
+        }));
+        let (frame, lines) = read.unwrap_or_else(|_| {
+            Err(IngestError::Malformed {
+                table: input.table,
+                path: path.clone(),
+                format: format_name(input.format),
+                message:
+                    "the reader could not make sense of the file (it is damaged or not this format)"
+                        .into(),
+            })
+        })?;
         let frame = to_canonical(input, path, frame, lines, file_index)?;
+        if frame.height() == 0 {
+            return Err(IngestError::Malformed {
+                table: input.table,
+                path: path.clone(),
+                format: format_name(input.format),
+                message: "it has a header but no data rows; an empty extract is almost always a failed export".into(),
+            });
+        }
         files.push(FileRead {
             table: input.table.name().to_string(),
             path: path.clone(),
@@ -225,6 +258,23 @@ fn read_parquet(
     // Parquet has no lines; the row number (1-based) locates a row for analysts.
     let lines = (1..=df.height() as i64).collect();
     Ok((df, lines))
+}
+
+/// A header that names one column twice (after trimming, in any letter case) is refused: which
+/// of the two a column map would pick is a guess.
+pub fn check_header(names: &[String]) -> Result<(), String> {
+    for (i, a) in names.iter().enumerate() {
+        let norm = |s: &str| s.trim().to_lowercase();
+        if let Some(j) = names[..i].iter().position(|b| norm(b) == norm(a)) {
+            return Err(format!(
+                "the header names `{}` twice (columns {} and {})",
+                a.trim(),
+                j + 1,
+                i + 1
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Rename vendor columns to canonical ones, check required columns, and turn every value

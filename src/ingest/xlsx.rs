@@ -22,9 +22,21 @@ pub fn read(
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e: calamine::XlsxError| malformed(e.to_string()))?;
     let range = match &input.sheet {
+        Some(name) if !book.sheet_names().contains(name) => {
+            return Err(IngestError::MissingSheet {
+                table: input.table,
+                path: path.to_path_buf(),
+                sheet: name.clone(),
+                sheets: book
+                    .sheet_names()
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect(),
+            });
+        }
         Some(name) => book
             .worksheet_range(name)
-            .map_err(|e| malformed(format!("{e} (sheets: {})", book.sheet_names().join(", "))))?,
+            .map_err(|e| malformed(e.to_string()))?,
         None => book
             .worksheet_range_at(0)
             .ok_or_else(|| malformed("the workbook has no worksheets".into()))?
@@ -42,6 +54,7 @@ pub fn read(
         .iter()
         .map(|c| cell_text(c).unwrap_or_default())
         .collect();
+    super::check_header(&names).map_err(malformed)?;
     let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); names.len()];
     let mut lines = Vec::new();
     for (i, row) in rows {

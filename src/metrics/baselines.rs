@@ -2,7 +2,6 @@
 //! and the share in each band.
 
 use super::{ratio, sorted, suppression};
-use crate::pipeline::Plan;
 use polars::prelude::*;
 
 pub const COLUMNS: [&str; 16] = [
@@ -34,7 +33,7 @@ pub fn sample_sd(n: &str, sum: &str, sum2: &str) -> Expr {
         .otherwise(lit(NULL).cast(DataType::Float64))
 }
 
-pub fn table(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
+pub fn table(stats: &DataFrame) -> PolarsResult<DataFrame> {
     let pct = |k: Expr| ratio(k, col("n")) * lit(100.0);
     let lf = stats.clone().lazy().with_columns([
         ratio(col("sum_score"), col("n")).alias("mean_scale_score"),
@@ -46,9 +45,8 @@ pub fn table(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
         pct(col("n_above")).alias("pct_above"),
         pct(col("n_at") + col("n_above")).alias("pct_met_standard"),
     ]);
-    let lf = suppression::apply(
-        lf,
-        suppression::below("n", plan.privacy.min_n_display),
+    let lf = suppression::hide(
+        lf.with_column(col("suppressed_baselines").alias("suppressed")),
         &COLUMNS[6..15],
     );
     sorted("baselines", lf.select(COLUMNS.map(col)))

@@ -123,6 +123,7 @@ pub fn table(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
         col("group"),
         col("n").alias("prior_n"),
         col("sum_dfs").alias("prior_sum"),
+        col("suppressed_baselines").alias("prior_hidden"),
     ]);
     let left = || JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns);
     let min_prior = MIN_N_STATUS.max(i64::from(plan.privacy.min_n_display));
@@ -138,14 +139,16 @@ pub fn table(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
         .filter(|c| **c != "window")
         .map(|c| col(*c))
         .collect();
-    select.extend(["group", "n", "sum_dfs"].map(col));
+    select.extend(["group", "n", "sum_dfs", "suppressed_baselines"].map(col));
     let lf = summative
         .select(select)
         .join(high_school, cell4.clone(), cell4, left())
         .join(prior, key5.clone(), key5, left())
+        // Prior-year values come only from rows the prior year published.
         .with_column(
             col("prior_n")
                 .gt_eq(lit(min_prior))
+                .and(col("prior_hidden").not())
                 .fill_null(lit(false))
                 .alias("prior_ok"),
         )
@@ -196,9 +199,9 @@ pub fn table(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
                 .otherwise(lit(NULL).cast(DataType::Int64))
                 .alias("prior_n"),
         );
-    let lf = suppression::apply(
-        lf,
-        suppression::below("n", plan.privacy.min_n_display),
+    // The Dashboard row is suppressed with the baselines row of the last window.
+    let lf = suppression::hide(
+        lf.with_column(col("suppressed_baselines").alias("suppressed")),
         &COLUMNS[5..13],
     );
     sorted("dashboard", lf.select(COLUMNS.map(col)))

@@ -48,17 +48,34 @@ const Z95: f64 = 1.96;
 /// (n, Σx, Σx²) of a metric per cell and group: DFS for mean_dfs; 0/1 indicators (so
 /// Σx = Σx²) for the two percentages, whose n for growth targets is the students with one.
 fn metric_sums(stats: &DataFrame, metric: Metric) -> PolarsResult<DataFrame> {
-    let (n, s1, s2) = match metric {
-        Metric::MeanDfs => (col("n"), col("sum_dfs"), col("sum_dfs2")),
+    let (n, s1, s2, hidden) = match metric {
+        Metric::MeanDfs => (
+            col("n"),
+            col("sum_dfs"),
+            col("sum_dfs2"),
+            col("suppressed_baselines"),
+        ),
         Metric::PctMetStandard => (
             col("n"),
             col("n_at") + col("n_above"),
             col("n_at") + col("n_above"),
+            col("suppressed_baselines"),
         ),
-        Metric::PctMetGrowthTarget => (col("n_target"), col("n_met"), col("n_met")),
+        Metric::PctMetGrowthTarget => (
+            col("n_target"),
+            col("n_met"),
+            col("n_met"),
+            col("suppressed_growth"),
+        ),
     };
     let mut select: Vec<Expr> = CELL.iter().map(|c| col(*c)).collect();
-    select.extend([col("group"), n.alias("n"), s1.alias("s1"), s2.alias("s2")]);
+    select.extend([
+        col("group"),
+        n.alias("n"),
+        s1.alias("s1"),
+        s2.alias("s2"),
+        hidden.alias("hidden"),
+    ]);
     stats
         .clone()
         .lazy()
@@ -69,7 +86,7 @@ fn metric_sums(stats: &DataFrame, metric: Metric) -> PolarsResult<DataFrame> {
 
 fn side(sums: &DataFrame, group: &str, suffix: &str) -> LazyFrame {
     let mut select: Vec<Expr> = CELL.iter().map(|c| col(*c)).collect();
-    for c in ["n", "s1", "s2"] {
+    for c in ["n", "s1", "s2", "hidden"] {
         select.push(col(c).alias(format!("{c}_{suffix}")));
     }
     sums.clone()
@@ -107,21 +124,43 @@ fn pair_frame(sums: &DataFrame, pair: &GapPair, metric: Metric) -> LazyFrame {
     let copy = |from: &str, to: &str| {
         ["n", "s1", "s2"].map(|c| col(format!("{c}_{from}")).alias(format!("{c}_{to}")))
     };
+    // A side is hidden when its row is; `rest` (= all − F) is hidden with `all` or F, so with
+    // R = `all` or `rest` the gap also waits for `all`.
+    let hidden = |sides: &[&str]| {
+        sides
+            .iter()
+            .map(|s| col(format!("hidden_{s}")))
+            .reduce(|a, b| a.or(b))
+            .expect("at least one side")
+            .alias("hidden")
+    };
     let null_i64 = || lit(NULL).cast(DataType::Int64);
     match pair.reference.as_str() {
         "all" => joined
             .with_columns(copy("a", "r"))
             .with_columns(copy("x", "q"))
-            .with_columns([ratio(n("x"), n("a")).alias("mult"), n("x").alias("n_other")]),
+            .with_columns([
+                ratio(n("x"), n("a")).alias("mult"),
+                n("x").alias("n_other"),
+                hidden(&["f", "a"]),
+            ]),
         "rest" => joined
             .filter(n("x").gt(lit(0i64)))
             .with_columns(copy("x", "r"))
             .with_columns(copy("x", "q"))
-            .with_columns([lit(1.0).alias("mult"), null_i64().alias("n_other")]),
+            .with_columns([
+                lit(1.0).alias("mult"),
+                null_i64().alias("n_other"),
+                hidden(&["f", "a"]),
+            ]),
         group => joined
             .join(side(sums, group, "r"), cell.clone(), cell, inner())
             .with_columns(copy("r", "q"))
-            .with_columns([lit(1.0).alias("mult"), null_i64().alias("n_other")]),
+            .with_columns([
+                lit(1.0).alias("mult"),
+                null_i64().alias("n_other"),
+                hidden(&["f", "r"]),
+            ]),
     }
     .with_columns([
         lit(metric.name()).alias("metric"),
@@ -198,7 +237,7 @@ pub fn compute(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
     let keep: Vec<Expr> = CELL
         .iter()
         .chain(&COLUMNS[5..18])
-        .chain(&["n_other", "closure_points", "closure_rate"])
+        .chain(&["n_other", "closure_points", "closure_rate", "hidden"])
         .map(|c| col(*c))
         .collect();
     let mut parts = Vec::new();
@@ -219,6 +258,7 @@ pub fn compute(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
                 .lt(lit(min_n))
                 .or(col("n_reference").lt(lit(min_n)))
                 .or(col("n_other").lt(lit(min_n)).fill_null(lit(false)))
+                .or(col("hidden"))
                 .alias("small"),
         )
         .collect()?;
@@ -288,7 +328,7 @@ pub fn compute(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
     // n_other is a count like the others: hidden on suppressed rows too.
     let mut hide = COLUMNS[8..27].to_vec();
     hide.push("n_other");
-    let lf = suppression::apply(lf, col("small"), &hide);
+    let lf = suppression::hide(lf.with_column(col("small").alias("suppressed")), &hide);
     let mut out: Vec<Expr> = COLUMNS.map(col).to_vec();
     out.extend([col("year_n"), col("n_other")]);
     lf.select(out).collect()

@@ -32,9 +32,8 @@ pub fn table(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
             .otherwise(lit(NULL).cast(DataType::Float64))
             .alias("pct_met_growth_target"),
     ]);
-    let lf = suppression::apply(
-        lf,
-        suppression::below("n_with_baseline", plan.privacy.min_n_display),
+    let lf = suppression::hide(
+        lf.with_column(col("suppressed_growth").alias("suppressed")),
         &COLUMNS[6..11],
     );
     sorted("growth", lf.select(COLUMNS.map(col)))

@@ -8,13 +8,14 @@
 mod baselines;
 mod cells;
 mod dashboard;
+pub mod disclosure;
 pub(crate) mod flags;
 mod gaps;
 mod groups;
 mod growth;
 mod keys;
 mod scores;
-mod suppression;
+pub mod suppression;
 mod survey;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,8 @@ pub const DISTRICT: &str = "district";
 /// The metric tables in publishing order, each sorted by its key columns.
 pub struct Metrics {
     pub tables: Vec<(&'static str, DataFrame)>,
+    /// Rows each suppression rule hid, per table that suppression decides for itself.
+    pub suppression: Vec<(&'static str, Vec<(suppression::Rule, usize)>)>,
     /// Seconds spent in each part, in order.
     pub timings: Vec<(&'static str, f64)>,
 }
@@ -93,6 +96,7 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
     };
     let members = groups::members(plan, students, &ids, &years)?;
     let mut out = Vec::new();
+    let mut hidden = Vec::new();
 
     lap("students and ids");
     if let Some(assessments) = tables.get(&Table::Assessments) {
@@ -100,7 +104,9 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
         lap("scores and targets");
         let stats = cells::stats(plan, &scored, &members, &years)?;
         lap("sums per cell and group");
-        out.push(("baselines", baselines::table(plan, &stats)?));
+        let stats = suppress_cells(plan, stats, &mut hidden)?;
+        lap("suppression");
+        out.push(("baselines", baselines::table(&stats)?));
         let growth = growth::table(plan, &stats)?;
         lap("baselines and growth");
         let gaps = gaps::compute(plan, &stats)?;
@@ -121,16 +127,40 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
         tables.get(&Table::SurveyItems),
         tables.get(&Table::SurveyResponses),
     ) {
-        out.push((
-            "survey",
-            survey::table(plan, items, responses, &members, &ids, &years)?,
-        ));
+        let (survey, rules) = survey::table(plan, items, responses, &members, &ids, &years)?;
+        out.push(("survey", survey));
+        hidden.push(("survey", rules));
         lap("survey");
     }
     Ok(Metrics {
         tables: out,
+        suppression: hidden,
         timings,
     })
+}
+
+/// The key of a cell without its school, for suppression's relations.
+const CELL_WITHOUT_SCHOOL: [&str; 4] = ["school_year", "window", "assessment", "subject"];
+
+/// Decide suppression for baselines (sized by n) and growth (sized by students with a
+/// baseline), primary and complementary, once for every table that reads these sums: each
+/// row of `stats` gains `suppressed_baselines` and `suppressed_growth`.
+fn suppress_cells(
+    plan: &Plan,
+    stats: DataFrame,
+    hidden: &mut Vec<(&'static str, Vec<(suppression::Rule, usize)>)>,
+) -> PolarsResult<DataFrame> {
+    let mut stats = stats;
+    for (table, size, column) in [
+        ("baselines", "n", "suppressed_baselines"),
+        ("growth", "n_with_baseline", "suppressed_growth"),
+    ] {
+        let layout = suppression::Layout::of(&stats, &CELL_WITHOUT_SCHOOL, size, size)?;
+        let outcome = suppression::suppress(plan, &layout, DISTRICT);
+        hidden.push((table, outcome.counts()));
+        stats.with_column(outcome.column().with_name(column.into()))?;
+    }
+    Ok(stats)
 }
 
 /// School years as numbers (`2024-25` -> 2024), so "the previous year" is a subtraction.

@@ -6,7 +6,7 @@
 
 use super::groups::{number, per_group_sums, with_keys, with_pattern};
 use super::keys::{self, Packing};
-use super::{Years, ratio, school_year_window, sorted, stream, suppression};
+use super::{DISTRICT, Years, ratio, school_year_window, sorted, stream, suppression};
 use crate::pipeline::Plan;
 use polars::prelude::*;
 
@@ -98,7 +98,7 @@ pub fn table(
     members: &LazyFrame,
     ids: &DataFrame,
     years: &Years,
-) -> PolarsResult<DataFrame> {
+) -> PolarsResult<(DataFrame, Vec<(suppression::Rule, usize)>)> {
     let mut cell_keys = school_year_window(plan, responses, years)?;
     cell_keys.extend([
         (
@@ -213,13 +213,19 @@ pub fn table(
         .collect();
     let schools = per_group_sums(plan, &numbered.rows, "cell", &sums)?;
     let district = per_group_sums(plan, &district, "dcell", &sums)?;
-    let lf = with_keys(&numbered, schools, district, &order)?.with_column(
-        (ratio(col("n_favorable"), col("n_responses")) * lit(100.0)).alias("pct_favorable"),
-    );
-    let lf = suppression::apply(
-        lf,
-        suppression::below("n_respondents", plan.privacy.min_n_display),
-        &COLUMNS[6..9],
-    );
-    sorted("survey", lf.select(COLUMNS.map(col)))
+    let mut df = with_keys(&numbered, schools, district, &order)?
+        .with_column(
+            (ratio(col("n_favorable"), col("n_responses")) * lit(100.0)).alias("pct_favorable"),
+        )
+        .collect()?;
+    // Within a cell respondents add up; across schools responses do, since the district
+    // counts a respondent once.
+    let layout = suppression::Layout::of(&df, &KEYS[1..], "n_respondents", "n_responses")?;
+    let outcome = suppression::suppress(plan, &layout, DISTRICT);
+    df.with_column(outcome.column())?;
+    let lf = suppression::hide(df.lazy(), &COLUMNS[6..9]);
+    Ok((
+        sorted("survey", lf.select(COLUMNS.map(col)))?,
+        outcome.counts(),
+    ))
 }

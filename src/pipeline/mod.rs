@@ -51,7 +51,8 @@ pub fn load(path: &Path) -> Result<Plan, LoadError> {
             .into());
         }
     };
-    from_text(&text, path, sha)
+    // Windows editors save UTF-8 with a byte-order mark; it is not part of the TOML.
+    from_text(text.strip_prefix('\u{FEFF}').unwrap_or(&text), path, sha)
 }
 
 /// Parse and resolve pipeline text as if read from `path`.

@@ -115,7 +115,7 @@ pub struct Growth {
 }
 
 /// A student group: `all` has no column; others are "column holds one of values".
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct GroupDef {
     pub id: String,
     pub label: String,
@@ -189,6 +189,7 @@ pub struct Construct {
 pub struct Privacy {
     pub min_n_display: u32,
     pub min_n_accountability: u32,
+    pub complementary: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -361,6 +362,7 @@ pub fn resolve(
             "privacy.min_n_accountability",
             spec.privacy.min_n_accountability.unwrap_or(30),
         ),
+        complementary: spec.privacy.complementary.unwrap_or(true),
     };
 
     let max_reject_pct = spec.validation.max_reject_pct.unwrap_or(5.0);

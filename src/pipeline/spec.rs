@@ -289,6 +289,11 @@ pub struct PrivacySpec {
     pub min_n_display: Option<u32>,
     /// Both sides of a gap need this many students to raise a flag. Default: 30.
     pub min_n_accountability: Option<u32>,
+    /// Complementary suppression: also hide rows from which a hidden small group could be
+    /// worked out by subtraction (METRICS.md, "Privacy suppression"). Default: true. Turn it
+    /// off only to test the disclosure audit; a run without it is marked so in its summary
+    /// and manifest.
+    pub complementary: Option<bool>,
 }
 
 /// Row-validation settings.

@@ -6,6 +6,7 @@ use crate::ingest::FileRead;
 use crate::pipeline::Plan;
 use crate::validate::Quality;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Serialize)]
 pub struct Manifest<'a> {
@@ -20,6 +21,9 @@ pub struct Manifest<'a> {
     pub outputs: &'a [Written],
     /// Milliseconds per stage, in the order the stages ran.
     pub timings_ms: Vec<Timing>,
+    /// Rows hidden per metric table and suppression rule (`primary`, `partition`,
+    /// `group_and_rest`, `district`, `combination`).
+    pub suppression: BTreeMap<String, BTreeMap<String, usize>>,
     /// The resolved pipeline definition the run used.
     pub config: &'a Plan,
 }

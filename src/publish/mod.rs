@@ -141,7 +141,7 @@ impl Staging {
             .with_compression(ParquetCompression::Zstd(None))
             .with_statistics(StatisticsOptions::full())
             .finish(df)
-            .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
+            .map_err(|e| write_error(&path, e))?;
         self.record(rel, Some(df.height()))?;
         Ok(())
     }
@@ -153,7 +153,7 @@ impl Staging {
         CsvWriter::new(&mut file)
             .include_header(true)
             .finish(df)
-            .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
+            .map_err(|e| write_error(&path, e))?;
         self.record(rel, Some(df.height()))?;
         Ok(())
     }
@@ -170,16 +170,79 @@ impl Staging {
         self.written.extend(files);
     }
 
-    /// Rename the staging folder into place and point `LATEST` at it.
+    /// Rename the staging folder into place and point `LATEST` at it. Two runs that started
+    /// in the same second would want the same run id: the one that commits second takes the
+    /// next free one (`-2`, `-3`, …), so both publish. `LATEST` only ever moves to a newer run.
     pub fn commit(mut self) -> std::io::Result<PathBuf> {
-        fs::rename(&self.dir, &self.final_dir)?;
+        let root = self
+            .final_dir
+            .parent()
+            .expect("a run folder has a parent")
+            .to_path_buf();
+        let base = self
+            .run_id
+            .split('-')
+            .next()
+            .unwrap_or(&self.run_id)
+            .to_string();
+        let mut n = 1;
+        loop {
+            match std::fs::rename(&self.dir, &self.final_dir) {
+                Ok(()) => break,
+                // Renaming onto a run folder that now exists (it is never empty) fails.
+                Err(e) if self.final_dir.exists() && n < 1000 => {
+                    let _ = e;
+                    n += 1;
+                    self.run_id = format!("{base}-{n}");
+                    self.final_dir = root.join(&self.run_id);
+                }
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot rename `{}` to `{}`: {e}",
+                            self.dir.display(),
+                            self.final_dir.display()
+                        ),
+                    ));
+                }
+            }
+        }
         self.committed = true;
         *IN_PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        let root = self.final_dir.parent().expect("a run folder has a parent");
-        let tmp = root.join(format!("{STAGING}/LATEST.{}", std::process::id()));
-        fs::write(&tmp, format!("{}\n", self.run_id))?;
-        fs::rename(&tmp, root.join("LATEST"))?;
+        let latest = root.join("LATEST");
+        let newer = std::fs::read_to_string(&latest)
+            .map(|current| {
+                let current = current.trim();
+                run_order(current) > run_order(&self.run_id) && root.join(current).is_dir()
+            })
+            .unwrap_or(false);
+        if !newer {
+            let tmp = root.join(format!("{STAGING}/LATEST.{}", std::process::id()));
+            fs::write(&tmp, format!("{}\n", self.run_id))?;
+            fs::rename(&tmp, &latest)?;
+        }
         Ok(self.final_dir.clone())
+    }
+}
+
+/// Run ids in the order runs started: the time, then the `-n` suffix as a number.
+fn run_order(id: &str) -> (String, u32) {
+    match id.split_once('-') {
+        Some((t, n)) => (t.to_string(), n.parse().unwrap_or(0)),
+        None => (id.to_string(), 1),
+    }
+}
+
+/// A Polars write error as an I/O error when it is one (a full disk, a read-only folder), so
+/// the caller can tell the machine's problem from a bug.
+fn write_error(path: &Path, e: PolarsError) -> anyhow::Error {
+    match e {
+        PolarsError::IO { error, .. } => anyhow::Error::new(std::io::Error::new(
+            error.kind(),
+            format!("cannot write `{}`: {error}", path.display()),
+        )),
+        e => anyhow::anyhow!("cannot write `{}`: {e}", path.display()),
     }
 }
 

@@ -58,21 +58,7 @@ struct Formats {
 
 /// The folder of a school's packet for a window, relative to the run folder.
 pub fn packet_dir(school: &str, window: &str) -> String {
-    format!("schools/{}/{window}", safe_name(school))
-}
-
-/// A school id as a folder name: ids are data, so anything but letters, digits, `-` and `_`
-/// becomes `_`.
-fn safe_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    format!("schools/{}/{window}", crate::canonical::folder_name(school))
 }
 
 /// Render everything into `dir` (the run's staging folder).
@@ -634,7 +620,7 @@ fn write_index(
             flag_kinds => &flag_kinds,
             figures => &views,
             png => formats.png,
-            suppressed_text => format!("fewer than {} students", plan.privacy.min_n_display),
+            suppressed_text => model::SUPPRESSED_TEXT,
         },
     )?;
     files.push(write_file(dir, "index.html", page.as_bytes())?);

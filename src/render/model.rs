@@ -1,7 +1,7 @@
 //! The report model: plain data read off the metric tables, one `Packet` per school and window
 //! and one `Index` for the district. Every number a reader sees is formatted here, once, so
 //! the PDF, the HTML and the charts' data tables show the same text. A suppressed row carries
-//! no value at all from this point on: only its label and the "fewer than N students" note.
+//! no value at all from this point on: only its label and the suppression note.
 
 use super::format::{pct, points, signed_pct, signed_points};
 use crate::metrics::{DISTRICT, flags::group_phrase, flags::possessive};
@@ -10,6 +10,11 @@ use crate::pipeline::plan::Target;
 use polars::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// What a packet shows in place of a suppressed row's values: the same words for a group below
+/// `min_n_display` and for a larger group hidden so that a smaller one cannot be worked out,
+/// since telling them apart would say which groups are small.
+pub const SUPPRESSED_TEXT: &str = "not shown to protect small groups";
 
 /// Where a page's numbers come from; printed on every page and chart.
 #[derive(Debug, Clone, Serialize)]
@@ -627,7 +632,7 @@ impl<'a> Builder<'a> {
     }
 
     pub fn suppressed_text(&self) -> String {
-        format!("fewer than {} students", self.plan.privacy.min_n_display)
+        SUPPRESSED_TEXT.to_string()
     }
 
     fn window_label(&self, id: &str) -> String {
@@ -1271,7 +1276,7 @@ impl<'a> Builder<'a> {
                 "Distance from standard is a student's scale score minus the score that meets the standard (Level 3) for the grade tested; 0 means exactly at the standard. Averages are over students with a valid score in the window."
             ),
             format!(
-                "Groups with {} are not shown, in charts and tables alike, to protect student privacy; a gap is not shown when either side is that small. Counts (n) are the students behind each value.",
+                "Groups of fewer than {min} students are not shown, in charts and tables alike, to protect student privacy. Neither is a larger group whose figures, together with the others shown, would let a reader work out a smaller group's results by subtraction (for example all students minus girls and boys); such a group also reads \"{}\". A gap is not shown when either side is hidden. Counts (n) are the students behind each value.",
                 self.suppressed_text()
             ),
             format!(

@@ -161,7 +161,7 @@ fn a_suppressed_group_reaches_no_chart_or_table_with_a_value() {
     let row = b.rows.iter().find(|r| r.label == "Foster youth").unwrap();
     assert_eq!(
         (row.value, row.text.as_str()),
-        (None, "fewer than 11 students")
+        (None, "not shown to protect small groups")
     );
     let table_row = bars
         .chart
@@ -173,12 +173,12 @@ fn a_suppressed_group_reaches_no_chart_or_table_with_a_value() {
     // Not even the district's value for the group sits on the suppressed row.
     assert_eq!(
         table_row,
-        &["Foster youth", "fewer than 11 students", "", ""]
+        &["Foster youth", "not shown to protect small groups", "", ""]
     );
     assert!(
-        bars.chart
-            .alt
-            .ends_with("Foster youth: average distance from standard fewer than 11 students."),
+        bars.chart.alt.ends_with(
+            "Foster youth: average distance from standard not shown to protect small groups."
+        ),
         "{}",
         bars.chart.alt
     );

@@ -460,6 +460,38 @@ fn assessment_checks(plan: &Plan, extra: &mut ExtraChecks) -> PolarsResult<()> {
     Ok(())
 }
 
+/// Two accepted schools whose ids would share a folder of packets (the same after
+/// `canonical::folder_name`, in any letter case, since reports are copied to case-insensitive
+/// drives), or a school whose id is the district roll-up's: the clash, in words.
+pub fn school_folder_clash(validated: &Validated) -> Option<String> {
+    let ids = validated
+        .table(Table::Schools)?
+        .column("school_id")
+        .ok()?
+        .str()
+        .ok()?
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for id in &ids {
+        if id.eq_ignore_ascii_case(crate::metrics::DISTRICT) {
+            return Some(format!(
+                "school `{id}` has the id of the district roll-up (`{}`)",
+                crate::metrics::DISTRICT
+            ));
+        }
+        let folder = crate::canonical::folder_name(id);
+        if let Some(other) = seen.insert(folder.to_lowercase(), id) {
+            return Some(format!(
+                "schools `{other}` and `{id}` would share the folder `schools/{folder}`"
+            ));
+        }
+    }
+    None
+}
+
 /// Students with scores but no students row for that school year.
 fn no_demographics(tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<(usize, usize)> {
     let (Some(scores), Some(students)) = (

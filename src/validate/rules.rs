@@ -8,6 +8,11 @@ use crate::pipeline::plan::{Plan, grade_number};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
+/// The longest id (student, school, respondent, item) accepted, in characters.
+pub const MAX_ID_CHARS: u32 = 64;
+/// The longest free-text value (a school's name, a supervisor) accepted, in characters.
+pub const MAX_TEXT_CHARS: u32 = 200;
+
 /// Reason codes, in the order in which the first failing one wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
@@ -80,7 +85,30 @@ pub fn column_rules(
         )
     };
     let typed_expr = match def.kind {
-        Kind::Id | Kind::Text => raw.clone(),
+        Kind::Id | Kind::Text => {
+            // Ids name folders and join tables; a value far longer than any real one is a
+            // broken export (a field that swallowed a file), not an id or a name.
+            let (limit, what) = match def.kind {
+                Kind::Id => (MAX_ID_CHARS, "ids"),
+                _ => (MAX_TEXT_CHARS, "text values"),
+            };
+            let chars = raw.clone().str().len_chars();
+            checks.push(Check {
+                reason: Reason::BadType,
+                column: def.name,
+                failed: chars.clone().gt(lit(limit)).fill_null(lit(false)),
+                detail: concat_str(
+                    [
+                        lit(format!("`{vendor}` value is ")),
+                        chars.cast(DataType::String),
+                        lit(format!(" characters long; {what} are at most {limit}")),
+                    ],
+                    "",
+                    false,
+                ),
+            });
+            raw.clone()
+        }
         Kind::Integer => {
             let f = raw.clone().cast(DataType::Float64);
             let whole = f
