@@ -372,8 +372,9 @@ impl Quantities {
             "subject",
         ];
         let (keys, layout, suppressed) = Self::read(df, key_names.clone(), &key_names[1..])?;
+        // Only quantities that are 0 when no student has a baseline follow the growth
+        // relations (n_without_baseline is the baselines table's count, checked there).
         let with = floats(df, "n_with_baseline")?;
-        let without = floats(df, "n_without_baseline")?;
         let mean = floats(df, "mean_growth")?;
         Ok(Quantities {
             table: "growth",
@@ -381,10 +382,9 @@ impl Quantities {
             keys,
             layout,
             suppressed,
-            names: vec!["n_with_baseline", "n", "sum_growth"],
+            names: vec!["n_with_baseline", "sum_growth"],
             values: vec![
                 with.clone(),
-                with.iter().zip(&without).map(|(a, b)| a + b).collect(),
                 mean.iter().zip(&with).map(|(m, n)| m * n).collect(),
             ],
         })
@@ -653,9 +653,9 @@ fn shown_values(t: &Quantities, v: &[f64]) -> Vec<(String, f64)> {
             ("mean_dfs".into(), round(per(v[2]))),
             ("pct_met_standard".into(), round(100.0 * per(v[6] + v[7]))),
         ],
-        Some("n") => vec![
+        Some("sum_growth") => vec![
             ("n_with_baseline".into(), n.round()),
-            ("mean_growth".into(), round(per(v[2]))),
+            ("mean_growth".into(), round(per(v[1]))),
         ],
         Some("n_favorable") => vec![
             ("n_responses".into(), n.round()),
@@ -814,6 +814,32 @@ fn derived_checks(
     };
     let base = index(baselines)?;
     let grow = index(growth)?;
+    // n_with_baseline + n_without_baseline is the baselines row's n: published only with it.
+    if let Some(g) = growth {
+        let keys: Vec<Vec<String>> = ["school_id", "school_year", "window", "assessment", "subject", "group"]
+            .iter()
+            .map(|c| texts(g, c))
+            .collect::<PolarsResult<_>>()?;
+        let without = g.column("n_without_baseline")?;
+        for i in 0..g.height() {
+            let key: Vec<String> = keys.iter().map(|c| c[i].clone()).collect();
+            if !without.get(i)?.is_null() && base.get(&key) == Some(&true) {
+                out.push(Finding {
+                    table: "growth".into(),
+                    kind: "derived".into(),
+                    key: ["school_id", "school_year", "window", "assessment", "subject"]
+                        .iter()
+                        .zip(&key)
+                        .map(|(a, b)| (a.to_string(), b.clone()))
+                        .collect(),
+                    what: key[5].clone(),
+                    values: Vec::new(),
+                    relations: vec!["n_without_baseline shows the count of a suppressed baselines row".into()],
+                    from: Vec::new(),
+                });
+            }
+        }
+    }
     let published = |m: &BTreeMap<Vec<String>, bool>, key: &[String], g: &str| {
         let mut k = key.to_vec();
         k.push(g.to_string());

@@ -23,7 +23,12 @@ pub const COLUMNS: [&str; 12] = [
 pub fn table(plan: &Plan, stats: &DataFrame) -> PolarsResult<DataFrame> {
     let min_n = i64::from(plan.privacy.min_n_display);
     let lf = stats.clone().lazy().with_columns([
-        (col("n") - col("n_with_baseline")).alias("n_without_baseline"),
+        // n_with_baseline + n_without_baseline is the baselines row's n: where that row is
+        // suppressed, so is this count, or the growth table would publish what it hides.
+        when(col("suppressed_baselines"))
+            .then(lit(NULL).cast(DataType::Int64))
+            .otherwise(col("n") - col("n_with_baseline"))
+            .alias("n_without_baseline"),
         ratio(col("sum_growth"), col("n_with_baseline")).alias("mean_growth"),
         // A share over fewer students with a target than may be shown is not shown, even
         // when the row itself (sized by n_with_baseline) is.

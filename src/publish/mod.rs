@@ -136,12 +136,12 @@ impl Staging {
     /// Write a table as Parquet (zstd) at `rel`.
     pub fn parquet(&mut self, rel: &str, df: &mut DataFrame) -> anyhow::Result<()> {
         let path = self.target(rel)?;
-        let file = fs::File::create(&path)?;
-        ParquetWriter::new(file)
+        let mut file = Recording::new(fs::File::create(&path)?);
+        let written = ParquetWriter::new(&mut file)
             .with_compression(ParquetCompression::Zstd(None))
             .with_statistics(StatisticsOptions::full())
-            .finish(df)
-            .map_err(|e| write_error(&path, e))?;
+            .finish(df);
+        file.result(&path, written.map(|_| ()))?;
         self.record(rel, Some(df.height()))?;
         Ok(())
     }
@@ -149,11 +149,9 @@ impl Staging {
     /// Write a table as CSV with a header at `rel`.
     pub fn csv(&mut self, rel: &str, df: &mut DataFrame) -> anyhow::Result<()> {
         let path = self.target(rel)?;
-        let mut file = fs::File::create(&path)?;
-        CsvWriter::new(&mut file)
-            .include_header(true)
-            .finish(df)
-            .map_err(|e| write_error(&path, e))?;
+        let mut file = Recording::new(fs::File::create(&path)?);
+        let written = CsvWriter::new(&mut file).include_header(true).finish(df);
+        file.result(&path, written)?;
         self.record(rel, Some(df.height()))?;
         Ok(())
     }
@@ -234,15 +232,52 @@ fn run_order(id: &str) -> (String, u32) {
     }
 }
 
-/// A Polars write error as an I/O error when it is one (a full disk, a read-only folder), so
-/// the caller can tell the machine's problem from a bug.
-fn write_error(path: &Path, e: PolarsError) -> anyhow::Error {
-    match e {
-        PolarsError::IO { error, .. } => anyhow::Error::new(std::io::Error::new(
-            error.kind(),
-            format!("cannot write `{}`: {error}", path.display()),
-        )),
-        e => anyhow::anyhow!("cannot write `{}`: {e}", path.display()),
+/// A writer that remembers the first I/O error it saw, so that a full disk or a read-only
+/// folder reaches the user as what it is even when the Parquet or CSV writer wraps it in its
+/// own error.
+struct Recording<W> {
+    inner: W,
+    error: Option<(std::io::ErrorKind, String)>,
+}
+
+impl<W: std::io::Write> Recording<W> {
+    fn new(inner: W) -> Self {
+        Recording { inner, error: None }
+    }
+
+    fn note<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r
+            && self.error.is_none()
+        {
+            self.error = Some((e.kind(), e.to_string()));
+        }
+        r
+    }
+
+    /// The outcome of writing `path`: the I/O error if there was one, else the writer's.
+    fn result(mut self, path: &Path, written: PolarsResult<()>) -> anyhow::Result<()> {
+        let flushed = self.inner.flush();
+        let flushed = self.note(flushed);
+        if let Some((kind, message)) = self.error {
+            return Err(anyhow::Error::new(std::io::Error::new(
+                kind,
+                format!("cannot write `{}`: {message}", path.display()),
+            )));
+        }
+        written.map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
+        flushed?;
+        Ok(())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Recording<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.note(r)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.note(r)
     }
 }
 
