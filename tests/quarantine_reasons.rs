@@ -355,7 +355,7 @@ fn codebooks_and_case_map_vendor_codes() {
          1002;2024-25;101;05;M;White;RFEP;No;false\n",
     )
     .unwrap();
-    fs::write(d.join("assessments.csv"), HEADER).unwrap();
+    fs::write(d.join("assessments.csv"), format!("{HEADER}{GOOD}")).unwrap();
     let text = format!(
         r#"name = "codes"
 [inputs.schools]
