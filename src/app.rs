@@ -3,9 +3,10 @@
 
 use crate::canonical::Table;
 use crate::cli::{AuditArgs, BenchArgs, CheckArgs, Cli, Command, RunArgs, SampleArgs};
-use crate::ingest::{self, IngestError};
+use crate::error::{EXIT_DATA, EXIT_USAGE, Failure};
+use crate::ingest;
 use crate::metrics::{self, Metrics};
-use crate::pipeline::{self, LoadError, Plan};
+use crate::pipeline::{self, Plan};
 use crate::publish::{self, Manifest, Staging, manifest::Timing};
 use crate::render;
 use crate::thousands;
@@ -13,54 +14,6 @@ use crate::validate::{self, Quality, Validated};
 use polars::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;
-
-/// Exit codes.
-pub const EXIT_DATA: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_INTERNAL: u8 = 3;
-
-/// A command that did not succeed: the error chain, a hint, and the exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub error: anyhow::Error,
-    pub hint: Option<String>,
-}
-
-impl Failure {
-    fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
-        Failure {
-            code,
-            error: error.into(),
-            hint: None,
-        }
-    }
-    fn internal(error: impl Into<anyhow::Error>) -> Self {
-        Failure::new(EXIT_INTERNAL, error)
-    }
-    fn hint(mut self, hint: Option<String>) -> Self {
-        self.hint = hint;
-        self
-    }
-}
-
-impl From<LoadError> for Failure {
-    fn from(e: LoadError) -> Self {
-        Failure::new(EXIT_USAGE, e)
-    }
-}
-
-impl From<IngestError> for Failure {
-    fn from(e: IngestError) -> Self {
-        let code = if e.is_definition_problem() {
-            EXIT_USAGE
-        } else {
-            EXIT_DATA
-        };
-        let hint = e.hint();
-        Failure::new(code, e).hint(hint)
-    }
-}
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {

@@ -816,10 +816,17 @@ fn derived_checks(
     let grow = index(growth)?;
     // n_with_baseline + n_without_baseline is the baselines row's n: published only with it.
     if let Some(g) = growth {
-        let keys: Vec<Vec<String>> = ["school_id", "school_year", "window", "assessment", "subject", "group"]
-            .iter()
-            .map(|c| texts(g, c))
-            .collect::<PolarsResult<_>>()?;
+        let keys: Vec<Vec<String>> = [
+            "school_id",
+            "school_year",
+            "window",
+            "assessment",
+            "subject",
+            "group",
+        ]
+        .iter()
+        .map(|c| texts(g, c))
+        .collect::<PolarsResult<_>>()?;
         let without = g.column("n_without_baseline")?;
         for i in 0..g.height() {
             let key: Vec<String> = keys.iter().map(|c| c[i].clone()).collect();
@@ -827,14 +834,22 @@ fn derived_checks(
                 out.push(Finding {
                     table: "growth".into(),
                     kind: "derived".into(),
-                    key: ["school_id", "school_year", "window", "assessment", "subject"]
-                        .iter()
-                        .zip(&key)
-                        .map(|(a, b)| (a.to_string(), b.clone()))
-                        .collect(),
+                    key: [
+                        "school_id",
+                        "school_year",
+                        "window",
+                        "assessment",
+                        "subject",
+                    ]
+                    .iter()
+                    .zip(&key)
+                    .map(|(a, b)| (a.to_string(), b.clone()))
+                    .collect(),
                     what: key[5].clone(),
                     values: Vec::new(),
-                    relations: vec!["n_without_baseline shows the count of a suppressed baselines row".into()],
+                    relations: vec![
+                        "n_without_baseline shows the count of a suppressed baselines row".into(),
+                    ],
                     from: Vec::new(),
                 });
             }

@@ -14,6 +14,7 @@ pub mod app;
 pub mod audit;
 pub mod canonical;
 pub mod cli;
+pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
@@ -22,26 +23,7 @@ pub mod render;
 pub mod sample;
 pub mod validate;
 
-/// The user-facing text of a failure: `error:`, then `Caused by:` lines, then `hint:`.
-pub fn render_failure(failure: &app::Failure) -> String {
-    let mut out = format!("error: {}", failure.error);
-    let causes: Vec<String> = failure
-        .error
-        .chain()
-        .skip(1)
-        .map(|c| c.to_string())
-        .collect();
-    if !causes.is_empty() {
-        out.push_str("\n\nCaused by:");
-        for c in causes {
-            out.push_str(&format!("\n  {c}"));
-        }
-    }
-    if let Some(hint) = &failure.hint {
-        out.push_str(&format!("\n\nhint: {hint}"));
-    }
-    out
-}
+pub use error::render_failure;
 
 /// 1234567 -> "1,234,567".
 pub fn thousands(n: usize) -> String {
