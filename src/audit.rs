@@ -279,6 +279,30 @@ fn texts(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
         .collect())
 }
 
+/// Each row's `suppressed` flag (a missing flag counts as suppressed).
+fn hidden(df: &DataFrame) -> PolarsResult<Vec<bool>> {
+    Ok(df
+        .column("suppressed")?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(true))
+        .collect())
+}
+
+/// The text columns `names` of `df`, column by column.
+fn columns(df: &DataFrame, names: &[&str]) -> PolarsResult<Vec<Vec<String>>> {
+    names.iter().map(|c| texts(df, c)).collect()
+}
+
+/// The key columns of a metric table, as `metrics::keys` lists them.
+fn cell_keys(table: &str) -> Vec<&'static str> {
+    crate::metrics::keys(table)
+        .iter()
+        .copied()
+        .filter(|k| *k != "group")
+        .collect()
+}
+
 fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     Ok(df
         .column(name)?
@@ -295,28 +319,14 @@ impl Quantities {
         key_names: Vec<&'static str>,
         cell: &[&str],
     ) -> PolarsResult<(Vec<Vec<String>>, Layout, Vec<bool>)> {
-        let keys = key_names
-            .iter()
-            .map(|k| texts(df, k))
-            .collect::<PolarsResult<Vec<_>>>()?;
+        let keys = columns(df, &key_names)?;
         let layout = Layout::of(df, cell, first_size(df)?, first_size(df)?)?;
-        let suppressed = df
-            .column("suppressed")?
-            .bool()?
-            .iter()
-            .map(|v| v.unwrap_or(true))
-            .collect();
+        let suppressed = hidden(df)?;
         Ok((keys, layout, suppressed))
     }
 
     fn baselines(df: &DataFrame) -> PolarsResult<Quantities> {
-        let key_names = vec![
-            "school_id",
-            "school_year",
-            "window",
-            "assessment",
-            "subject",
-        ];
+        let key_names = cell_keys("baselines");
         let (keys, layout, suppressed) = Self::read(df, key_names.clone(), &key_names[1..])?;
         let n = floats(df, "n")?;
         let mean = |c: &str| -> PolarsResult<Vec<f64>> {
@@ -364,13 +374,7 @@ impl Quantities {
     }
 
     fn growth(df: &DataFrame) -> PolarsResult<Quantities> {
-        let key_names = vec![
-            "school_id",
-            "school_year",
-            "window",
-            "assessment",
-            "subject",
-        ];
+        let key_names = cell_keys("baselines");
         let (keys, layout, suppressed) = Self::read(df, key_names.clone(), &key_names[1..])?;
         // Only quantities that are 0 when no student has a baseline follow the growth
         // relations (n_without_baseline is the baselines table's count, checked there).
@@ -391,13 +395,7 @@ impl Quantities {
     }
 
     fn survey(df: &DataFrame) -> PolarsResult<Quantities> {
-        let key_names = vec![
-            "school_id",
-            "school_year",
-            "window",
-            "respondent_type",
-            "construct",
-        ];
+        let key_names = cell_keys("survey");
         let (keys, layout, suppressed) = Self::read(df, key_names.clone(), &key_names[1..])?;
         let responses = floats(df, "n_responses")?;
         let pct = floats(df, "pct_favorable")?;
@@ -790,23 +788,8 @@ fn derived_checks(
     let index = |df: Option<&DataFrame>| -> PolarsResult<BTreeMap<Vec<String>, bool>> {
         let mut m = BTreeMap::new();
         let Some(df) = df else { return Ok(m) };
-        let cols: Vec<Vec<String>> = [
-            "school_id",
-            "school_year",
-            "window",
-            "assessment",
-            "subject",
-            "group",
-        ]
-        .iter()
-        .map(|c| texts(df, c))
-        .collect::<PolarsResult<_>>()?;
-        let s: Vec<bool> = df
-            .column("suppressed")?
-            .bool()?
-            .iter()
-            .map(|v| v.unwrap_or(true))
-            .collect();
+        let cols = columns(df, crate::metrics::keys("baselines"))?;
+        let s: Vec<bool> = hidden(df)?;
         for (i, s) in s.into_iter().enumerate() {
             m.insert(cols.iter().map(|c| c[i].clone()).collect(), s);
         }
@@ -816,17 +799,7 @@ fn derived_checks(
     let grow = index(growth)?;
     // n_with_baseline + n_without_baseline is the baselines row's n: published only with it.
     if let Some(g) = growth {
-        let keys: Vec<Vec<String>> = [
-            "school_id",
-            "school_year",
-            "window",
-            "assessment",
-            "subject",
-            "group",
-        ]
-        .iter()
-        .map(|c| texts(g, c))
-        .collect::<PolarsResult<_>>()?;
+        let keys = columns(g, crate::metrics::keys("baselines"))?;
         let without = g.column("n_without_baseline")?;
         for i in 0..g.height() {
             let key: Vec<String> = keys.iter().map(|c| c[i].clone()).collect();
@@ -870,25 +843,8 @@ fn derived_checks(
         from: Vec::new(),
     };
     if let Some(df) = gaps {
-        let k: Vec<Vec<String>> = [
-            "school_id",
-            "school_year",
-            "window",
-            "assessment",
-            "subject",
-            "metric",
-            "focal_group",
-            "reference_group",
-        ]
-        .iter()
-        .map(|c| texts(df, c))
-        .collect::<PolarsResult<_>>()?;
-        let supp: Vec<bool> = df
-            .column("suppressed")?
-            .bool()?
-            .iter()
-            .map(|v| v.unwrap_or(true))
-            .collect();
+        let k = columns(df, crate::metrics::keys("gaps"))?;
+        let supp: Vec<bool> = hidden(df)?;
         let nf = floats(df, "n_focal")?;
         let nr = floats(df, "n_reference")?;
         for i in 0..df.height() {
@@ -932,31 +888,15 @@ fn derived_checks(
     }
     if let (Some(df), Some(b)) = (dashboard, baselines) {
         // The Dashboard row follows the baselines row of the last window with its key.
-        let k: Vec<Vec<String>> = ["school_id", "school_year", "assessment", "subject", "group"]
-            .iter()
-            .map(|c| texts(df, c))
-            .collect::<PolarsResult<_>>()?;
-        let supp: Vec<bool> = df
-            .column("suppressed")?
-            .bool()?
-            .iter()
-            .map(|v| v.unwrap_or(true))
-            .collect();
+        let k = columns(df, crate::metrics::keys("dashboard"))?;
+        let supp: Vec<bool> = hidden(df)?;
         let status = floats(df, "status")?;
         let n = floats(df, "n")?;
         // The baselines row with the same key, some window, whose n and mean match.
         let bn = floats(b, "n")?;
         let bmean = floats(b, "mean_dfs")?;
-        let bk: Vec<Vec<String>> = ["school_id", "school_year", "assessment", "subject", "group"]
-            .iter()
-            .map(|c| texts(b, c))
-            .collect::<PolarsResult<_>>()?;
-        let bsupp: Vec<bool> = b
-            .column("suppressed")?
-            .bool()?
-            .iter()
-            .map(|v| v.unwrap_or(true))
-            .collect();
+        let bk = columns(b, crate::metrics::keys("dashboard"))?;
+        let bsupp: Vec<bool> = hidden(b)?;
         let mut shown: BTreeSet<(Vec<String>, i64, i64)> = BTreeSet::new();
         for i in 0..b.height() {
             if !bsupp[i] {
@@ -984,35 +924,30 @@ fn derived_checks(
         }
     }
     if let (Some(df), Some(g)) = (flags, gaps) {
-        let k: Vec<Vec<String>> = [
-            "school_id",
-            "school_year",
-            "window",
-            "subject",
-            "flag",
-            "focal_group",
-        ]
-        .iter()
-        .map(|c| texts(df, c))
-        .collect::<PolarsResult<_>>()?;
+        let k = columns(
+            df,
+            &[
+                "school_id",
+                "school_year",
+                "window",
+                "subject",
+                "flag",
+                "focal_group",
+            ],
+        )?;
         let reference = texts(df, "reference_group")?;
-        let gk: Vec<Vec<String>> = [
-            "school_id",
-            "school_year",
-            "window",
-            "subject",
-            "focal_group",
-            "reference_group",
-        ]
-        .iter()
-        .map(|c| texts(g, c))
-        .collect::<PolarsResult<_>>()?;
-        let gsupp: Vec<bool> = g
-            .column("suppressed")?
-            .bool()?
-            .iter()
-            .map(|v| v.unwrap_or(true))
-            .collect();
+        let gk = columns(
+            g,
+            &[
+                "school_id",
+                "school_year",
+                "window",
+                "subject",
+                "focal_group",
+                "reference_group",
+            ],
+        )?;
+        let gsupp: Vec<bool> = hidden(g)?;
         let open: BTreeSet<Vec<String>> = (0..g.height())
             .filter(|i| !gsupp[*i])
             .map(|i| gk.iter().map(|c| c[i].clone()).collect())

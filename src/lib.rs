@@ -8,7 +8,8 @@
 //! defines them, with suppression; `render` turns the metric tables into each school's PDF and
 //! HTML packets with their charts, the supervisors' index and the data-quality page; `publish` writes the run into a staging folder and renames
 //! it into place with a manifest. `app` calls them in that order;
-//! `sample` writes a synthetic district with planted effects for demos and tests.
+//! `sample` writes a synthetic district with planted effects for demos and tests, and `audit`
+//! reads a published run and tries to work out every value suppression hides.
 
 pub mod app;
 pub mod audit;

@@ -117,6 +117,10 @@ impl Layout {
     pub fn len(&self) -> usize {
         self.size.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.size.is_empty()
+    }
 }
 
 /// The result: which rows are suppressed and why.
@@ -198,7 +202,7 @@ pub fn relations(groups: &[GroupDef], layout: &Layout, district_id: &str) -> Vec
     // (school, cell) -> group index -> row
     let mut cells: BTreeMap<(&str, &str), BTreeMap<usize, usize>> = BTreeMap::new();
     // (cell, group) -> district row, school rows
-    let mut district: BTreeMap<(&str, usize), (Option<usize>, Vec<usize>)> = BTreeMap::new();
+    let mut district: BTreeMap<(&str, usize), DistrictRows> = BTreeMap::new();
     for r in 0..layout.len() {
         let Some(&g) = order.get(layout.group[r].as_str()) else {
             continue;
@@ -269,6 +273,9 @@ pub fn relations(groups: &[GroupDef], layout: &Layout, district_id: &str) -> Vec
     }
     out
 }
+
+/// The district's row of a (cell, group), if any, and its schools' rows.
+type DistrictRows = (Option<usize>, Vec<usize>);
 
 fn group_order(groups: &[GroupDef]) -> BTreeMap<&str, usize> {
     groups

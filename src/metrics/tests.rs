@@ -1133,7 +1133,11 @@ mod complementary {
 
     /// A random district of 2–4 schools and the district roll-up: gender, two race groups,
     /// SED, with small groups and small remainders likely.
-    fn random_layout(sizes: &[(i64, i64, i64, i64, i64, i64, i64, i64)]) -> Layout {
+    /// One school's sizes: female, male, nonbinary, students in no gender group, Hispanic,
+    /// White, SED, and an unused slot.
+    type School = (i64, i64, i64, i64, i64, i64, i64, i64);
+
+    fn random_layout(sizes: &[School]) -> Layout {
         let mut rows: Vec<(String, &str, i64)> = Vec::new();
         let mut district = [0i64; 7];
         for (s, &(f, m, x, rem, hi, wh, sed, _)) in sizes.iter().enumerate() {
