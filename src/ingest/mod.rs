@@ -167,19 +167,19 @@ pub fn read_input(input: &Input) -> Result<RawTable, IngestError> {
         let n_bytes = bytes.len() as u64;
         // The readers are other people's parsers fed whatever a district's systems wrote; a
         // panic in one is a file that cannot be read, reported as such, never a crash.
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match input.format {
+        let read = quiet_panics::catch(|| match input.format {
             Format::Csv => csv::read(input, path, bytes),
             Format::Parquet => read_parquet(input.table, path, bytes),
             Format::Xlsx => xlsx::read(input, path, bytes),
-        }));
-        let (frame, lines) = read.unwrap_or_else(|_| {
+        });
+        let (frame, lines) = read.unwrap_or_else(|at| {
             Err(IngestError::Malformed {
                 table: input.table,
                 path: path.clone(),
                 format: format_name(input.format),
-                message:
-                    "the reader could not make sense of the file (it is damaged or not this format)"
-                        .into(),
+                message: format!(
+                    "the file is damaged or not in this format (the reader stopped at `{at}`)"
+                ),
             })
         })?;
         let frame = to_canonical(input, path, frame, lines, file_index)?;
@@ -209,6 +209,53 @@ pub fn read_input(input: &Input) -> Result<RawTable, IngestError> {
         frame,
         files,
     })
+}
+
+/// Catching a reader's panic without printing it: the file is reported as unreadable, once,
+/// in the run's own words. A panic elsewhere (a bug of ours) still prints as usual.
+mod quiet_panics {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, Once};
+
+    /// Readers in progress (Polars reads on its own threads too, so this is process-wide).
+    static READING: AtomicUsize = AtomicUsize::new(0);
+    static WHERE: Mutex<Option<String>> = Mutex::new(None);
+    static HOOK: Once = Once::new();
+
+    /// Run `f`; a panic inside it becomes `Err(where it happened)`.
+    pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+        HOOK.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if READING.load(Ordering::SeqCst) > 0 {
+                    let at = info.location().map_or_else(
+                        || "unknown".to_string(),
+                        |l| {
+                            // The crate and file, not the machine's registry path.
+                            let file = l.file();
+                            let short = file
+                                .rsplit_once("/src/")
+                                .map(|(krate, rest)| {
+                                    let krate = krate.rsplit('/').next().unwrap_or(krate);
+                                    format!("{krate}/src/{rest}")
+                                })
+                                .unwrap_or_else(|| file.to_string());
+                            format!("{short}:{}", l.line())
+                        },
+                    );
+                    let mut w = WHERE.lock().unwrap_or_else(|e| e.into_inner());
+                    w.get_or_insert(at);
+                } else {
+                    default(info);
+                }
+            }));
+        });
+        READING.fetch_add(1, Ordering::SeqCst);
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        READING.fetch_sub(1, Ordering::SeqCst);
+        let at = WHERE.lock().unwrap_or_else(|e| e.into_inner()).take();
+        out.map_err(|_| at.unwrap_or_else(|| "unknown".to_string()))
+    }
 }
 
 fn internal(input: &Input, e: PolarsError) -> IngestError {
