@@ -761,7 +761,10 @@ fn fuzz_regressions() {
         match ingest_and_validate(&case.dir.join("pipeline.toml")) {
             Err(message) if message.contains("the reader stopped at") => {
                 // Through the command line: an error naming the file, no panic printed.
-                case.fails(1, "is damaged or not in this format (the reader stopped at `");
+                case.fails(
+                    1,
+                    "is damaged or not in this format (the reader stopped at `",
+                );
             }
             Err(message) => assert!(message.contains('`'), "{name}: {message}"),
             Ok(_) => {}
