@@ -117,25 +117,13 @@ pub fn audit(dir: &Path, open: Option<&Path>) -> Result<Report, AuditError> {
         mismatches: Vec::new(),
     };
     let other = |f: fn(&Tables) -> &Option<Quantities>| open.as_ref().and_then(|o| f(o).as_ref());
-    if let Some(q) = &t.baselines_q {
-        solve(
-            q,
-            other(|o| &o.baselines_q),
-            &t.groups,
-            t.min_n,
-            true,
-            &mut report,
-        );
-    }
-    if let Some(q) = &t.growth_q {
-        solve(
-            q,
-            other(|o| &o.growth_q),
-            &t.groups,
-            t.min_n,
-            true,
-            &mut report,
-        );
+    for (q, o) in [
+        (&t.baselines_q, other(|o| &o.baselines_q)),
+        (&t.growth_q, other(|o| &o.growth_q)),
+    ] {
+        if let Some(q) = q {
+            solve(q, o, &t.groups, t.min_n, true, &mut report);
+        }
     }
     if let Some(q) = &t.survey_q {
         // Respondents add up within a cell only (the district counts a respondent once);
@@ -924,17 +912,7 @@ fn derived_checks(
         }
     }
     if let (Some(df), Some(g)) = (flags, gaps) {
-        let k = columns(
-            df,
-            &[
-                "school_id",
-                "school_year",
-                "window",
-                "subject",
-                "flag",
-                "focal_group",
-            ],
-        )?;
+        let k = columns(df, &crate::metrics::keys("flags")[..6])?;
         let reference = texts(df, "reference_group")?;
         let gk = columns(
             g,
