@@ -4,6 +4,7 @@
 //! a file that cannot be read at all, or lacks a required column, stops the run here.
 
 mod csv;
+mod parquet;
 mod xlsx;
 
 use crate::canonical::Table;
@@ -294,14 +295,12 @@ fn read_parquet(
     path: &Path,
     bytes: Vec<u8>,
 ) -> Result<(DataFrame, Vec<i64>), IngestError> {
-    let df = ParquetReader::new(std::io::Cursor::new(bytes))
-        .finish()
-        .map_err(|e| IngestError::Malformed {
-            table,
-            path: path.to_path_buf(),
-            format: "Parquet",
-            message: e.to_string(),
-        })?;
+    let df = parquet::read(bytes).map_err(|message| IngestError::Malformed {
+        table,
+        path: path.to_path_buf(),
+        format: "Parquet",
+        message,
+    })?;
     // Parquet has no lines; the row number (1-based) locates a row for analysts.
     let lines = (1..=df.height() as i64).collect();
     Ok((df, lines))
