@@ -1,7 +1,7 @@
 //! Sums per cell and group: one pass per group over the scored rows, at each school and for
-//! the district roll-up. Everything downstream (baselines, growth, gaps, the Dashboard) is
-//! read off these sums, and the sums are whole numbers, so `rest` (= `all` − group) and
-//! variances are exact.
+//! the district roll-up. Everything downstream (baselines, growth, gaps, the Dashboard, the
+//! same-students change) is read off these sums, and the sums are whole numbers, so `rest`
+//! (= `all` − group) and variances are exact.
 
 use super::groups::{number, per_group, per_group_sums, with_keys, with_pattern};
 use super::keys::Packing;
@@ -21,7 +21,7 @@ pub const CELL: [&str; 6] = [
 ];
 
 /// The sum columns, in order.
-pub const SUMS: [&str; 14] = [
+pub const SUMS: [&str; 17] = [
     "n",
     "sum_score",
     "sum_dfs",
@@ -36,6 +36,9 @@ pub const SUMS: [&str; 14] = [
     "n_target",
     "n_met",
     "n_grade11",
+    "n_matched",
+    "sum_change",
+    "sum_change2",
 ];
 
 /// Per-row terms, computed element-wise before grouping so that every aggregate is a plain
@@ -54,6 +57,8 @@ fn terms() -> Vec<Expr> {
         i64(col("growth")).alias("growth"),
         i64(col("met_target")).alias("met_target"),
         i64(col("grade").eq(lit(11))).alias("grade11"),
+        i64(col("change")).alias("change"),
+        (i64(col("change")) * i64(col("change"))).alias("change2"),
     ]
 }
 
@@ -74,6 +79,9 @@ fn additive() -> Vec<(&'static str, Expr)> {
         ("n_target", n("met_target")),
         ("n_met", col("met_target").sum()),
         ("n_grade11", col("grade11").sum()),
+        ("n_matched", n("change")),
+        ("sum_change", col("change").sum()),
+        ("sum_change2", col("change2").sum()),
     ]
 }
 
@@ -108,6 +116,7 @@ pub fn stats(
             "band",
             "growth",
             "met_target",
+            "change",
         ]
         .map(col),
     );
@@ -132,6 +141,8 @@ pub fn stats(
                 "growth",
                 "met_target",
                 "grade11",
+                "change",
+                "change2",
             ]
             .map(col),
         );

@@ -5,7 +5,7 @@
 use super::{sorted, subject_label};
 use crate::canonical::SchoolYear;
 use crate::pipeline::Plan;
-use crate::pipeline::plan::Metric;
+use crate::pipeline::plan::{Basis, Metric};
 use polars::prelude::*;
 
 pub const COLUMNS: [&str; 9] = [
@@ -51,8 +51,13 @@ pub fn one_decimal(x: f64) -> String {
     if s == "-0.0" { "0.0".to_string() } else { s }
 }
 
-pub fn table(plan: &Plan, gaps: &DataFrame, growth: &DataFrame) -> PolarsResult<DataFrame> {
-    let mut flags = gap_flags(plan, gaps)?;
+pub fn table(
+    plan: &Plan,
+    gaps: &DataFrame,
+    cohort_gaps: &DataFrame,
+    growth: &DataFrame,
+) -> PolarsResult<DataFrame> {
+    let mut flags = gap_flags(plan, gaps, cohort_gaps)?;
     flags.extend(low_growth(plan, growth)?);
     let col_of = |f: fn(&Flag) -> Option<String>| flags.iter().map(f).collect::<Vec<_>>();
     let df = df![
@@ -69,42 +74,96 @@ pub fn table(plan: &Plan, gaps: &DataFrame, growth: &DataFrame) -> PolarsResult<
     sorted("flags", df.lazy().select(COLUMNS.map(col)))
 }
 
-fn gap_flags(plan: &Plan, gaps: &DataFrame) -> PolarsResult<Vec<Flag>> {
+/// Which gap flag a distinguishable change raises (METRICS.md "Flags"): widening above the
+/// threshold; otherwise a narrowing is closing by decline when the reference group fell and
+/// fell by more than the focal group rose, else a bright spot. `None`: no flag (or its rule
+/// is switched off; a narrowing by decline is never relabelled a bright spot).
+pub fn gap_flag(plan: &Plan, change: f64, focal: f64, reference: f64) -> Option<&'static str> {
+    if change > 0.0 {
+        return plan
+            .flags
+            .gap_widening
+            .is_some_and(|min| change > min)
+            .then_some("gap_widening");
+    }
+    if change >= 0.0 {
+        return None;
+    }
+    if reference < 0.0 && -reference > focal {
+        plan.flags
+            .closing_by_decline
+            .then_some("closing_by_decline")
+    } else {
+        plan.flags.bright_spot.then_some("bright_spot")
+    }
+}
+
+/// The rows gap flags read on the plan's basis: unsuppressed, every side (and `rest` when R is
+/// `all`) with at least `min_n_accountability` students, and the change distinguishable.
+fn eligible(plan: &Plan, gaps: &DataFrame, cohort_gaps: &DataFrame) -> PolarsResult<DataFrame> {
     let acc = i64::from(plan.privacy.min_n_accountability);
-    let eligible = gaps
-        .clone()
-        .lazy()
-        .filter(
-            col("metric")
-                .eq(lit(Metric::MeanDfs.name()))
-                .and(col("suppressed").not())
-                .and(col("n_focal").gt_eq(lit(acc)))
-                .and(col("n_reference").gt_eq(lit(acc)))
-                .and(col("n_other").fill_null(lit(acc)).gt_eq(lit(acc)))
-                .and(col("change_distinguishable").fill_null(lit(false))),
-        )
-        .collect()?;
+    let sized = col("suppressed")
+        .not()
+        .and(col("n_focal").gt_eq(lit(acc)))
+        .and(col("n_reference").gt_eq(lit(acc)))
+        .and(col("n_other").fill_null(lit(acc)).gt_eq(lit(acc)));
+    match plan.flags.basis {
+        Basis::SameStudents => cohort_gaps
+            .clone()
+            .lazy()
+            .filter(sized.and(col("distinguishable").fill_null(lit(false))))
+            .collect(),
+        Basis::CrossSectional => gaps
+            .clone()
+            .lazy()
+            .filter(
+                col("metric")
+                    .eq(lit(Metric::MeanDfs.name()))
+                    .and(sized)
+                    .and(col("change_distinguishable").fill_null(lit(false))),
+            )
+            .collect(),
+    }
+}
+
+fn gap_flags(plan: &Plan, gaps: &DataFrame, cohort_gaps: &DataFrame) -> PolarsResult<Vec<Flag>> {
+    let eligible = eligible(plan, gaps, cohort_gaps)?;
+    let same = plan.flags.basis == Basis::SameStudents;
     let school = strs(&eligible, "school_id")?;
     let year = strs(&eligible, "school_year")?;
     let window = strs(&eligible, "window")?;
     let subject = strs(&eligible, "subject")?;
     let focal = strs(&eligible, "focal_group")?;
     let reference = strs(&eligible, "reference_group")?;
-    let gap = floats(&eligible, "gap")?;
-    let baseline = floats(&eligible, "baseline_gap")?;
     let change = floats(&eligible, "gap_change")?;
     let focal_change = floats(&eligible, "focal_change")?;
     let reference_change = floats(&eligible, "reference_change")?;
+    let n_focal: Vec<Option<i64>> = eligible.column("n_focal")?.i64()?.iter().collect();
+    let n_reference: Vec<Option<i64>> = eligible.column("n_reference")?.i64()?.iter().collect();
+    // The interval (same students) or the two gaps (cross-sectional) the sentence quotes.
+    let (first, second) = if same {
+        (floats(&eligible, "ci_low")?, floats(&eligible, "ci_high")?)
+    } else {
+        (
+            floats(&eligible, "baseline_gap")?,
+            floats(&eligible, "gap")?,
+        )
+    };
 
     let mut out = Vec::new();
     for i in 0..eligible.height() {
-        let (Some(d), Some(fc), Some(rc), Some(g), Some(b)) = (
+        let (Some(d), Some(fc), Some(rc), Some(a), Some(b), Some(nf), Some(nr)) = (
             change[i],
             focal_change[i],
             reference_change[i],
-            gap[i],
-            baseline[i],
+            first[i],
+            second[i],
+            n_focal[i],
+            n_reference[i],
         ) else {
+            continue;
+        };
+        let Some(flag) = gap_flag(plan, d, fc, rc) else {
             continue;
         };
         let words = Words::new(
@@ -115,43 +174,10 @@ fn gap_flags(plan: &Plan, gaps: &DataFrame) -> PolarsResult<Vec<Flag>> {
             &year[i],
             &subject[i],
         );
-        let moved = words.movement(b, g);
-        let (flag, reason) = if plan.flags.gap_widening.is_some_and(|min| d > min) {
-            (
-                "gap_widening",
-                format!(
-                    "{}, {moved}; the change is larger than year-to-year noise would explain.",
-                    words.lead
-                ),
-            )
-        } else if d < 0.0 && fc > 0.0 && plan.flags.bright_spot {
-            (
-                "bright_spot",
-                format!(
-                    "{}, {moved}; {} average rose by {} points.",
-                    words.lead,
-                    words.focal_possessive,
-                    one_decimal(fc)
-                ),
-            )
-        } else if d < 0.0 && fc <= 0.0 && plan.flags.closing_by_decline {
-            let focal = if one_decimal(fc) == "0.0" {
-                "held steady".to_string()
-            } else {
-                format!("fell by {} points", one_decimal(-fc))
-            };
-            (
-                "closing_by_decline",
-                format!(
-                    "{}, {moved}, but this is closing by decline: {} average fell by {} points while {} average {focal}.",
-                    words.lead,
-                    words.reference_possessive,
-                    one_decimal(-rc),
-                    words.focal_possessive,
-                ),
-            )
+        let reason = if same {
+            words.same_students(flag, (nf, nr), d, (a, b), (fc, rc))
         } else {
-            continue;
+            words.cross_sectional(flag, (nf, nr), (a, b), (fc, rc))
         };
         out.push(Flag {
             school_id: school[i].clone(),
@@ -219,6 +245,7 @@ fn low_growth(plan: &Plan, growth: &DataFrame) -> PolarsResult<Vec<Flag>> {
 /// The phrases a flag's sentence is built from.
 struct Words {
     lead: String,
+    window: String,
     since: String,
     focal: String,
     reference: String,
@@ -247,6 +274,7 @@ impl Words {
         let reference = group_phrase(plan, reference);
         Words {
             lead: format!("In {} at the {window_label} window", subject_label(subject)),
+            window: window_label.clone(),
             since: format!("{window_label} {previous}"),
             focal_possessive: possessive(&focal),
             reference_possessive: possessive(&reference),
@@ -257,6 +285,112 @@ impl Words {
 }
 
 impl Words {
+    /// "212 English learners and 1,034 other students": who a change covers; with R = `all`
+    /// the focal group is among all students.
+    fn counts(&self, (n_focal, n_reference): (i64, i64)) -> String {
+        let n = |k: i64| crate::thousands(k.max(0) as usize);
+        if self.reference == "all students" {
+            format!(
+                "{} students, {} of them {}",
+                n(n_reference),
+                n(n_focal),
+                self.focal
+            )
+        } else {
+            format!(
+                "{} {} and {} {}",
+                n(n_focal),
+                self.focal,
+                n(n_reference),
+                self.reference
+            )
+        }
+    }
+
+    /// The sentence of a flag on the same-students basis.
+    fn same_students(
+        &self,
+        flag: &str,
+        n: (i64, i64),
+        change: f64,
+        (low, high): (f64, f64),
+        (focal, reference): (f64, f64),
+    ) -> String {
+        let (f, r, since) = (&self.focal, &self.reference, &self.since);
+        // Said in the direction of the change, the interval with it.
+        let (moved, low, high) = if change > 0.0 {
+            (
+                format!("{r} gained {} points on {f}", one_decimal(change)),
+                low,
+                high,
+            )
+        } else {
+            (
+                format!("{f} gained {} points on {r}", one_decimal(-change)),
+                -high,
+                -low,
+            )
+        };
+        let head = format!(
+            "{}, among the {} tested here both this {} and in {since}, {moved} (95% range {} to {})",
+            self.lead,
+            self.counts(n),
+            self.window,
+            one_decimal(low),
+            one_decimal(high)
+        );
+        match flag {
+            "gap_widening" => {
+                format!("{head}; the change is larger than year-to-year noise would explain.")
+            }
+            "bright_spot" => format!(
+                "{head}; {} distance from standard rose by {} points on average.",
+                self.focal_possessive,
+                one_decimal(focal)
+            ),
+            _ => format!(
+                "{head}, but this is closing by decline: {} distance from standard fell by {} points on average while {} {}.",
+                self.reference_possessive,
+                one_decimal(-reference),
+                self.focal_possessive,
+                focal_movement(focal)
+            ),
+        }
+    }
+
+    /// The sentence of a flag on the cross-sectional basis.
+    fn cross_sectional(
+        &self,
+        flag: &str,
+        n: (i64, i64),
+        (before, now): (f64, f64),
+        (focal, reference): (f64, f64),
+    ) -> String {
+        let moved = self.movement(before, now);
+        let lead = format!(
+            "{}, comparing the {} tested this year with last year's students",
+            self.lead,
+            self.counts(n)
+        );
+        match flag {
+            "gap_widening" => format!(
+                "{lead}, {moved}; the change is larger than year-to-year noise would explain."
+            ),
+            "bright_spot" => format!(
+                "{lead}, {moved}; {} average rose by {} points.",
+                self.focal_possessive,
+                one_decimal(focal)
+            ),
+            _ => format!(
+                "{lead}, {moved}, but this is closing by decline: {} average fell by {} points while {} average {}.",
+                self.reference_possessive,
+                one_decimal(-reference),
+                self.focal_possessive,
+                focal_movement(focal)
+            ),
+        }
+    }
+
     /// How the gap moved from `before` to `now` (positive: the focal group trails), said the
     /// way it reads when the focal group is behind, ahead, or has crossed over.
     fn movement(&self, before: f64, now: f64) -> String {
@@ -287,6 +421,15 @@ impl Words {
                 one_decimal(-now)
             ),
         }
+    }
+}
+
+/// What the focal group did while a gap closed by decline.
+fn focal_movement(change: f64) -> String {
+    match one_decimal(change).as_str() {
+        "0.0" => "held steady".to_string(),
+        _ if change > 0.0 => format!("rose by {} points", one_decimal(change)),
+        _ => format!("fell by {} points", one_decimal(-change)),
     }
 }
 

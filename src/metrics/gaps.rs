@@ -43,7 +43,7 @@ pub const COLUMNS: [&str; 28] = [
 ];
 
 /// z for a two-sided 95% interval.
-const Z95: f64 = 1.96;
+pub(super) const Z95: f64 = 1.96;
 
 /// (n, Σx, Σx²) of a metric per cell and group: DFS for mean_dfs; 0/1 indicators (so
 /// Σx = Σx²) for the two percentages, whose n for growth targets is the students with one.
@@ -68,6 +68,17 @@ fn metric_sums(stats: &DataFrame, metric: Metric) -> PolarsResult<DataFrame> {
             col("suppressed_growth"),
         ),
     };
+    sums(stats, n, s1, s2, hidden)
+}
+
+/// (n, Σx, Σx², hidden) per cell and group, rows with n > 0 only: the input of `pair_frame`.
+pub(super) fn sums(
+    stats: &DataFrame,
+    n: Expr,
+    s1: Expr,
+    s2: Expr,
+    hidden: Expr,
+) -> PolarsResult<DataFrame> {
     let mut select: Vec<Expr> = CELL.iter().map(|c| col(*c)).collect();
     select.extend([
         col("group"),
@@ -111,7 +122,7 @@ fn spread(s: &str) -> Expr {
 
 /// Both sides of one pair for one metric, with `q` the side the standard error and pooled SD
 /// use (`rest` when R is `all`) and `mult` the factor on the standard error.
-fn pair_frame(sums: &DataFrame, pair: &GapPair, metric: Metric) -> LazyFrame {
+pub(super) fn pair_frame(sums: &DataFrame, pair: &GapPair, metric: Metric) -> LazyFrame {
     let cell: Vec<Expr> = CELL.iter().map(|c| col(*c)).collect();
     let inner = || JoinArgs::new(JoinType::Inner).with_coalesce(JoinCoalesce::CoalesceColumns);
     let joined = side(sums, &pair.focal, "f")
@@ -170,7 +181,7 @@ fn pair_frame(sums: &DataFrame, pair: &GapPair, metric: Metric) -> LazyFrame {
 }
 
 /// Gap, standard error, interval and gap_sd of one (pair, metric) frame.
-fn measures(lf: LazyFrame, metric: Metric, target: Target) -> LazyFrame {
+pub(super) fn measures(lf: LazyFrame, metric: Metric, target: Target) -> LazyFrame {
     let f64 = |e: Expr| e.cast(DataType::Float64);
     let (scale, is_mean) = match metric {
         Metric::MeanDfs => (1.0, true),

@@ -2,11 +2,14 @@
 //! API. Scores are placed on their scale first (`scores`: distance from standard, band,
 //! growth baseline and targets), then summed once per cell and group (`cells`); baselines,
 //! growth, gaps and the Dashboard are read off those sums, so `rest` and the district roll-up
-//! are exact. Survey favorability has its own pass. Suppression is applied after computing,
-//! table by table, and flags read only rows that are large enough to be accountable.
+//! are exact; so is the same-students change, summed the same way from each student's change
+//! since the same window a year earlier. Survey favorability has its own pass. Suppression is
+//! applied after computing, table by table, and flags read only rows that are large enough to
+//! be accountable.
 
 mod baselines;
 mod cells;
+mod cohort;
 mod dashboard;
 pub mod disclosure;
 pub(crate) mod flags;
@@ -60,6 +63,8 @@ pub fn keys(table: &str) -> &'static [&'static str] {
             "subject",
         ],
         "gaps" => &gaps::COLUMNS[..8],
+        "cohort_change" => &cohort::CHANGE_COLUMNS[..6],
+        "cohort_gaps" => &cohort::GAP_COLUMNS[..7],
         "survey" => &survey::COLUMNS[..6],
         "dashboard" => &dashboard::COLUMNS[..5],
         "flags" => &flags::COLUMNS[..7],
@@ -111,12 +116,17 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
         lap("baselines and growth");
         let gaps = gaps::compute(plan, &stats)?;
         lap("gaps");
-        let flags = flags::table(plan, &gaps, &growth)?;
+        let cohort_change = cohort::change_table(&stats)?;
+        let cohort_gaps = cohort::gaps(plan, &stats)?;
+        lap("same-students change");
+        let flags = flags::table(plan, &gaps, &cohort_gaps, &growth)?;
         lap("flags");
         out.push(("student_growth", scores::student_growth(&scored)?));
         lap("student growth");
         out.push(("growth", growth));
         out.push(("gaps", gaps::published(gaps)?));
+        out.push(("cohort_change", cohort_change));
+        out.push(("cohort_gaps", cohort::published(&cohort_gaps)?));
         if plan.dashboard.enabled {
             out.push(("dashboard", dashboard::table(plan, &stats)?));
         }
@@ -142,9 +152,10 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
 /// The key of a cell without its school, for suppression's relations.
 const CELL_WITHOUT_SCHOOL: [&str; 4] = ["school_year", "window", "assessment", "subject"];
 
-/// Decide suppression for baselines (sized by n) and growth (sized by students with a
-/// baseline), primary and complementary, once for every table that reads these sums: each
-/// row of `stats` gains `suppressed_baselines` and `suppressed_growth`.
+/// Decide suppression for baselines (sized by n), growth (sized by students with a baseline)
+/// and the same-students change (sized by matched students), primary and complementary, once
+/// for every table that reads these sums: each row of `stats` gains `suppressed_baselines`,
+/// `suppressed_growth` and `suppressed_cohort`.
 fn suppress_cells(
     plan: &Plan,
     stats: DataFrame,
@@ -154,6 +165,7 @@ fn suppress_cells(
     for (table, size, column) in [
         ("baselines", "n", "suppressed_baselines"),
         ("growth", "n_with_baseline", "suppressed_growth"),
+        ("cohort_change", "n_matched", "suppressed_cohort"),
     ] {
         let layout = suppression::Layout::of(&stats, &CELL_WITHOUT_SCHOOL, size, size)?;
         let outcome = suppression::suppress(plan, &layout, DISTRICT);

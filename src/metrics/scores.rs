@@ -1,7 +1,9 @@
 //! Each valid score on its scale: distance from standard and band from the cut scores of its
 //! subject and grade, then the growth baseline (last year's score at the baseline window, at
 //! any school, the alphabetically first assessment on the scale when several have one), the
-//! annual target with optional catch-up, the window target and whether it was met.
+//! annual target with optional catch-up, the window target and whether it was met; and the
+//! same-students change: distance from standard against the same window a year earlier, for
+//! students tested then at the same school.
 
 use super::Years;
 use super::keys;
@@ -147,8 +149,43 @@ pub fn score(
             .otherwise(lit(0.0)),
         None => lit(0.0),
     };
+    // The same student's score a year earlier in the same window, assessment and subject
+    // (one at most: duplicates are resolved per student, year, window, assessment and
+    // subject); `change` is the change in distance from standard when it was at this school.
+    let window_code = keys::encode("window", &window_ids);
+    let match_key = |year_offset: i32| {
+        (col("year_n") + lit(year_offset - years.first())).cast(DataType::UInt64) * lit(1u64 << 40)
+            + window_code.clone() * lit(1u64 << 24)
+            + keys::encode("assessment", &assessment_ids) * lit(1u64 << 12)
+            + keys::encode("subject", &subjects)
+    };
+    let prior = placed.clone().lazy().select([
+        col("sidx"),
+        match_key(1).alias("prior_key"),
+        col("school_id").alias("prior_school"),
+        col("dfs").alias("prior_dfs"),
+    ]);
+    let on = [col("sidx"), col("prior_key")];
     placed
         .lazy()
+        .with_column(match_key(0).alias("prior_key"))
+        .join(
+            prior,
+            on.clone(),
+            on,
+            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .with_column(
+            when(col("prior_school").eq(col("school_id")))
+                .then(col("dfs") - col("prior_dfs"))
+                .otherwise(lit(NULL))
+                .alias("change"),
+        )
+        .drop(by_name(
+            ["prior_key", "prior_school", "prior_dfs"],
+            true,
+            false,
+        ))
         .with_column(student_key(0).alias("bkey"))
         .join(
             baseline,

@@ -1,6 +1,8 @@
 //! Hand-computed checks of every metric family, starting with METRICS.md's worked example.
 //! Each fixture is small enough to verify on paper; the expected values are written out.
 
+mod cohort;
+
 use super::{Metrics, compute};
 use crate::canonical::Table;
 use crate::pipeline::{self, Plan};
@@ -589,7 +591,7 @@ fn suppression_and_accountability_boundaries() {
     // Primary suppression's boundaries: with the complementary step, N10's hidden girls would
     // also hide N11's in the district relation (see `complementary` below).
     let p = plan(
-        "[gaps]\npairs = [{ focal = \"female\", reference = \"male\" }]\n[flags.low_growth]\nenabled = false\n[privacy]\ncomplementary = false\n",
+        "[gaps]\npairs = [{ focal = \"female\", reference = \"male\" }]\n[flags]\nbasis = \"cross_sectional\"\n[flags.low_growth]\nenabled = false\n[privacy]\ncomplementary = false\n",
     );
     let mut st = Vec::new();
     let mut sc = Vec::new();
@@ -668,7 +670,7 @@ fn suppression_and_accountability_boundaries() {
         .unwrap();
     assert!(
         reason.starts_with(
-            "In ELA at the spring window, the gap between female students and male students widened by 30.0 points since spring 2024-25"
+            "In ELA at the spring window, comparing the 30 female students and 30 male students tested this year with last year's students, the gap between female students and male students widened by 30.0 points since spring 2024-25"
         ),
         "{reason}"
     );
@@ -946,7 +948,7 @@ fn empty_extracts_give_empty_tables_with_their_columns() {
         assert_eq!(df.height(), 0, "{table}");
         assert!(df.width() >= 9, "{table} keeps its columns");
     }
-    assert_eq!(m.tables.len(), 7);
+    assert_eq!(m.tables.len(), 9);
 }
 
 /// Complementary suppression on hand-made cells: (school, group, size), one cell key.

@@ -208,11 +208,33 @@ pub struct Dashboard {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Flags {
+    /// Which change gap flags read.
+    pub basis: Basis,
     pub gap_widening: Option<f64>,
     pub bright_spot: bool,
     pub closing_by_decline: bool,
     /// (below_pct, min_n) when enabled.
     pub low_growth: Option<(f64, u32)>,
+}
+
+/// The change a gap flag reads (METRICS.md "Flags").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// `cohort_gaps`: the same students a year apart.
+    SameStudents,
+    /// `gaps.gap_change`: this year's students against last year's.
+    CrossSectional,
+}
+
+impl Basis {
+    pub const ALL: [Basis; 2] = [Basis::SameStudents, Basis::CrossSectional];
+    pub fn name(self) -> &'static str {
+        match self {
+            Basis::SameStudents => "same_students",
+            Basis::CrossSectional => "cross_sectional",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -409,7 +431,19 @@ pub fn resolve(
     };
 
     let f = &spec.flags;
+    let basis = match f.basis.as_deref() {
+        None => Basis::SameStudents,
+        Some(name) => Basis::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .unwrap_or_else(|| {
+                let names: Vec<&str> = Basis::ALL.iter().map(|b| b.name()).collect();
+                c.unknown("flags.basis".to_string(), "basis", name, &names);
+                Basis::SameStudents
+            }),
+    };
     let flags = Flags {
+        basis,
         gap_widening: f
             .gap_widening
             .enabled

@@ -325,13 +325,15 @@ pub struct DashboardSpec {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlagsSpec {
+    /// Which change gap flags read: `same_students` (default) or `cross_sectional`.
+    pub basis: Option<String>,
     /// A gap widened by more than `min_change` points, distinguishably.
     #[serde(default)]
     pub gap_widening: GapWideningSpec,
-    /// A gap narrowed distinguishably while the focal group rose.
+    /// A gap narrowed distinguishably, not by decline.
     #[serde(default)]
     pub bright_spot: ToggleSpec,
-    /// A gap narrowed distinguishably while the focal group did not rise.
+    /// A gap narrowed distinguishably mostly because the reference group fell.
     #[serde(default)]
     pub closing_by_decline: ToggleSpec,
     /// Few students met their year-of-growth target.
