@@ -120,6 +120,7 @@ pub fn audit(dir: &Path, open: Option<&Path>) -> Result<Report, AuditError> {
     for (q, o) in [
         (&t.baselines_q, other(|o| &o.baselines_q)),
         (&t.growth_q, other(|o| &o.growth_q)),
+        (&t.cohort_q, other(|o| &o.cohort_q)),
     ] {
         if let Some(q) = q {
             solve(q, o, &t.groups, t.min_n, true, &mut report);
@@ -157,6 +158,7 @@ struct Tables {
     min_n: u32,
     baselines_q: Option<Quantities>,
     growth_q: Option<Quantities>,
+    cohort_q: Option<Quantities>,
     survey_q: Option<Quantities>,
     derived: Vec<Finding>,
 }
@@ -198,10 +200,13 @@ fn audit_tables(dir: &Path) -> Result<Tables, AuditError> {
     let min_n = manifest.config.privacy.min_n_display;
     let baselines = read("baselines")?;
     let growth = read("growth")?;
+    let cohort = read("cohort_change")?;
     let survey = read("survey")?;
     let derived = derived_checks(
         baselines.as_ref(),
         growth.as_ref(),
+        cohort.as_ref(),
+        read("cohort_gaps")?.as_ref(),
         read("gaps")?.as_ref(),
         read("dashboard")?.as_ref(),
         read("flags")?.as_ref(),
@@ -221,6 +226,11 @@ fn audit_tables(dir: &Path) -> Result<Tables, AuditError> {
             .map(Quantities::growth)
             .transpose()
             .map_err(|e| table_err("growth", e))?,
+        cohort_q: cohort
+            .as_ref()
+            .map(Quantities::cohort)
+            .transpose()
+            .map_err(|e| table_err("cohort_change", e))?,
         survey_q: survey
             .as_ref()
             .map(Quantities::survey)
@@ -382,6 +392,29 @@ impl Quantities {
         })
     }
 
+    fn cohort(df: &DataFrame) -> PolarsResult<Quantities> {
+        let key_names = cell_keys("cohort_change");
+        let (keys, layout, suppressed) = Self::read(df, key_names.clone(), &key_names[1..])?;
+        let n = floats(df, "n_matched")?;
+        let mean = floats(df, "mean_change")?;
+        let sd = floats(df, "sd_change")?;
+        Ok(Quantities {
+            table: "cohort_change",
+            key_names,
+            keys,
+            layout,
+            suppressed,
+            names: vec!["n_matched", "sum_change", "sum_change2"],
+            values: vec![
+                n.clone(),
+                mean.iter().zip(&n).map(|(m, n)| m * n).collect(),
+                (0..n.len())
+                    .map(|i| sd[i] * sd[i] * (n[i] - 1.0).max(0.0) + n[i] * mean[i] * mean[i])
+                    .collect(),
+            ],
+        })
+    }
+
     fn survey(df: &DataFrame) -> PolarsResult<Quantities> {
         let key_names = cell_keys("survey");
         let (keys, layout, suppressed) = Self::read(df, key_names.clone(), &key_names[1..])?;
@@ -425,7 +458,7 @@ impl Quantities {
 }
 
 fn first_size(df: &DataFrame) -> PolarsResult<&'static str> {
-    for c in ["n", "n_with_baseline", "n_respondents"] {
+    for c in ["n", "n_with_baseline", "n_matched", "n_respondents"] {
         if df.column(c).is_ok() {
             return Ok(c);
         }
@@ -643,6 +676,10 @@ fn shown_values(t: &Quantities, v: &[f64]) -> Vec<(String, f64)> {
             ("n_with_baseline".into(), n.round()),
             ("mean_growth".into(), round(per(v[1]))),
         ],
+        Some("sum_change") => vec![
+            ("n_matched".into(), n.round()),
+            ("mean_change".into(), round(per(v[1]))),
+        ],
         Some("n_favorable") => vec![
             ("n_responses".into(), n.round()),
             ("pct_favorable".into(), round(100.0 * per(v[1]))),
@@ -763,9 +800,12 @@ fn used_rows(
 }
 
 /// Derived tables show only what their sources publish.
+#[allow(clippy::too_many_arguments)]
 fn derived_checks(
     baselines: Option<&DataFrame>,
     growth: Option<&DataFrame>,
+    cohort: Option<&DataFrame>,
+    cohort_gaps: Option<&DataFrame>,
     gaps: Option<&DataFrame>,
     dashboard: Option<&DataFrame>,
     flags: Option<&DataFrame>,
@@ -785,6 +825,7 @@ fn derived_checks(
     };
     let base = index(baselines)?;
     let grow = index(growth)?;
+    let matched = index(cohort)?;
     // n_with_baseline + n_without_baseline is the baselines row's n: published only with it.
     if let Some(g) = growth {
         let keys = columns(g, crate::metrics::keys("baselines"))?;
@@ -874,6 +915,35 @@ fn derived_checks(
             }
         }
     }
+    if let Some(df) = cohort_gaps {
+        let k = columns(df, crate::metrics::keys("cohort_gaps"))?;
+        let supp: Vec<bool> = hidden(df)?;
+        let nf = floats(df, "n_focal")?;
+        let nr = floats(df, "n_reference")?;
+        for i in (0..df.height()).filter(|&i| !supp[i]) {
+            let key: Vec<String> = (0..5).map(|c| k[c][i].clone()).collect();
+            let (f, r) = (&k[5][i], &k[6][i]);
+            let ok = published(&matched, &key, f)
+                && match r.as_str() {
+                    "rest" | "all" => published(&matched, &key, "all"),
+                    g => published(&matched, &key, g),
+                }
+                && nf[i] >= f64::from(min_n)
+                && nr[i] >= f64::from(min_n);
+            if !ok {
+                out.push(finding(
+                    "cohort_gaps",
+                    crate::metrics::keys("cohort_gaps")[..5]
+                        .iter()
+                        .zip(&key)
+                        .map(|(a, b)| (a.to_string(), b.clone()))
+                        .collect(),
+                    format!("{f} vs {r}"),
+                    "a published same-students change between groups cohort_change hides (or of fewer than min_n_display students)".into(),
+                ));
+            }
+        }
+    }
     if let (Some(df), Some(b)) = (dashboard, baselines) {
         // The Dashboard row follows the baselines row of the last window with its key.
         let k = columns(df, crate::metrics::keys("dashboard"))?;
@@ -926,10 +996,30 @@ fn derived_checks(
             ],
         )?;
         let gsupp: Vec<bool> = hidden(g)?;
-        let open: BTreeSet<Vec<String>> = (0..g.height())
+        let mut open: BTreeSet<Vec<String>> = (0..g.height())
             .filter(|i| !gsupp[*i])
             .map(|i| gk.iter().map(|c| c[i].clone()).collect())
             .collect();
+        // Flags on the same-students basis read cohort_gaps.
+        if let Some(c) = cohort_gaps {
+            let ck = columns(
+                c,
+                &[
+                    "school_id",
+                    "school_year",
+                    "window",
+                    "subject",
+                    "focal_group",
+                    "reference_group",
+                ],
+            )?;
+            let csupp: Vec<bool> = hidden(c)?;
+            open.extend(
+                (0..c.height())
+                    .filter(|i| !csupp[*i])
+                    .map(|i| ck.iter().map(|col| col[i].clone()).collect::<Vec<_>>()),
+            );
+        }
         for i in 0..df.height() {
             if k[4][i] == "low_growth" {
                 let mut key: Vec<String> = (0..3).map(|c| k[c][i].clone()).collect();

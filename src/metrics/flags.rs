@@ -89,13 +89,20 @@ pub fn gap_flag(plan: &Plan, change: f64, focal: f64, reference: f64) -> Option<
     if change >= 0.0 {
         return None;
     }
-    if reference < 0.0 && -reference > focal {
+    if is_closing_by_decline(change, focal, reference) {
         plan.flags
             .closing_by_decline
             .then_some("closing_by_decline")
     } else {
         plan.flags.bright_spot.then_some("bright_spot")
     }
+}
+
+/// METRICS.md's decline rule: a gap narrowed (`change` < 0) mostly because the reference group
+/// fell: it fell, and by more than the focal group rose. The one home of this rule; packets
+/// label rows with it too.
+pub fn is_closing_by_decline(change: f64, focal: f64, reference: f64) -> bool {
+    change < 0.0 && reference < 0.0 && -reference > focal
 }
 
 /// The rows gap flags read on the plan's basis: unsuppressed, every side (and `rest` when R is

@@ -114,6 +114,8 @@ pub struct StackedRow {
 pub struct Intervals {
     pub rows: Vec<IntervalRow>,
     pub axis: String,
+    /// What the filled marker (`now`) and the ring (`then`) show.
+    pub legend: [String; 2],
 }
 
 #[derive(Debug, Clone)]
@@ -658,14 +660,8 @@ fn intervals<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, iv: &Intervals) 
     legend(
         root,
         &[
-            (
-                "This year, with its 95% range".to_string(),
-                Marker::Dot(BLUE),
-            ),
-            (
-                "Same window a year earlier".to_string(),
-                Marker::Ring(ORANGE),
-            ),
+            (iv.legend[0].clone(), Marker::Dot(BLUE)),
+            (iv.legend[1].clone(), Marker::Ring(ORANGE)),
         ],
         TOP + 12,
     )?;

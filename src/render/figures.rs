@@ -83,6 +83,11 @@ pub fn figures(p: &Packet) -> Vec<Figure> {
             out.push(Figure {
                 section: "gaps",
                 subject: Some(s.id.clone()),
+                chart: gap_change(p, s, &when),
+            });
+            out.push(Figure {
+                section: "gaps",
+                subject: Some(s.id.clone()),
                 chart: gap_paths(p, s),
             });
         }
@@ -421,6 +426,90 @@ fn gaps(p: &Packet, s: &Subject, when: &str) -> Chart {
         Kind::Intervals(Intervals {
             rows,
             axis: "Gap (scale-score points)".into(),
+            legend: [
+                "This year, with its 95% range".into(),
+                "Same window a year earlier".into(),
+            ],
+        }),
+    )
+}
+
+/// Each pair's change in gap since a year earlier, two ways: among the same students (with
+/// its 95% range) and comparing this year's students with last year's.
+fn gap_change(p: &Packet, s: &Subject, when: &str) -> Chart {
+    let rows = s
+        .gaps
+        .iter()
+        .map(|g| {
+            let same = g.same.as_ref().and_then(|x| x.value);
+            let cross = if g.suppressed { None } else { g.change };
+            IntervalRow {
+                label: g.short.clone(),
+                now: same,
+                then: cross,
+                text: match (&g.same, &g.gap_change) {
+                    (Some(x), _) if x.suppressed => p.suppressed_text.clone(),
+                    (Some(x), Some(c)) => format!(
+                        "{} (all students: {c})",
+                        x.change.clone().unwrap_or_default()
+                    ),
+                    (Some(x), None) => x.change.clone().unwrap_or_default(),
+                    (None, Some(c)) => format!("all students: {c}"),
+                    (None, None) if g.suppressed => p.suppressed_text.clone(),
+                    (None, None) => "no comparison a year earlier".to_string(),
+                },
+            }
+        })
+        .collect();
+    let table = DataTable {
+        head: vec![
+            "Pair".into(),
+            "Same students".into(),
+            "95% range".into(),
+            "Students followed".into(),
+            "This year's vs last year's students".into(),
+        ],
+        rows: s
+            .gaps
+            .iter()
+            .map(|g| {
+                let o = |v: &Option<String>| v.clone().unwrap_or_default();
+                let same = g.same.as_ref();
+                vec![
+                    g.pair.clone(),
+                    match same {
+                        Some(x) if x.suppressed => p.suppressed_text.clone(),
+                        Some(x) => o(&x.change),
+                        None => String::new(),
+                    },
+                    same.map_or(String::new(), |x| o(&x.interval)),
+                    same.map_or(String::new(), |x| o(&x.students)),
+                    if g.suppressed {
+                        p.suppressed_text.clone()
+                    } else {
+                        o(&g.gap_change)
+                    },
+                ]
+            })
+            .collect(),
+    };
+    chart(
+        format!("{}-gap-change", s.id),
+        format!(
+            "{}: how each gap changed since a year earlier, among the same students and across all students",
+            s.title
+        ),
+        format!(
+            "{when}. Below 0, the gap narrowed. Lines are 95% ranges. The same students' change leaves out the differences between one year's students and the next."
+        ),
+        table,
+        Kind::Intervals(Intervals {
+            rows,
+            axis: "Change in the gap since a year earlier (points)".into(),
+            legend: [
+                "Same students, with its 95% range".into(),
+                "This year's vs last year's students".into(),
+            ],
         }),
     )
 }
@@ -495,6 +584,7 @@ pub fn district_charts(
     subjects: &[(String, String, Vec<f64>, Option<f64>)],
     gap_changes: &[(String, Vec<f64>)],
     when: &str,
+    basis: &str,
 ) -> Vec<Chart> {
     let mut out = Vec::new();
     for (id, title, values, district) in subjects {
@@ -520,7 +610,7 @@ pub fn district_charts(
         out.push(chart(
             format!("district-{slug}-gap-change"),
             format!("{title}: change in schools' gaps since a year earlier"),
-            format!("{when}. Every configured pair at every school with a shown change; below 0 the gap narrowed."),
+            format!("{when}. Every configured pair at every school with a shown change, {basis}; below 0 the gap narrowed."),
             histogram_table(values),
             Kind::Histogram(Histogram {
                 values: values.clone(),

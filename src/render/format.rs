@@ -18,6 +18,11 @@ pub fn points(x: f64) -> String {
     one_decimal(x.abs())
 }
 
+/// A value that may be negative, without a plus sign: "2.3", "−3.0" (the ends of a range).
+pub fn points_plain(x: f64) -> String {
+    one_decimal(x).replace('-', "\u{2212}")
+}
+
 /// A percentage on the 0–100 scale: "43.2%".
 pub fn pct(x: f64) -> String {
     format!("{}%", one_decimal(x))
@@ -38,6 +43,8 @@ mod tests {
         assert_eq!(signed_points(12.0), "+12.0");
         assert_eq!(signed_points(-0.04), "0.0");
         assert_eq!(points(-7.25), "7.3");
+        assert_eq!(points_plain(-3.04), "\u{2212}3.0");
+        assert_eq!(points_plain(2.25), "2.3");
         assert_eq!(pct(43.25), "43.3%");
         assert_eq!(signed_pct(-2.0), "\u{2212}2.0 pts");
     }

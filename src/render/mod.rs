@@ -456,8 +456,22 @@ fn write_index(
                         .any(|p| p.focal == g.focal && p.reference == g.reference)
             })
             .collect();
+        // A pair's change among the same students, where it is shown.
+        let same_change = |g: &model::Gap| {
+            own.cohort_gaps
+                .iter()
+                .find(|c| c.key == g.key && c.focal == g.focal && c.reference == g.reference)
+                .filter(|c| !c.suppressed)
+                .and_then(|c| c.gap_change)
+        };
+        let same_basis = plan.flags.basis == crate::pipeline::plan::Basis::SameStudents;
         for g in &gaps {
-            if let Some(c) = g.gap_change {
+            let change = if same_basis {
+                same_change(g)
+            } else {
+                g.gap_change
+            };
+            if let Some(c) = change {
                 changes_by_subject
                     .entry(subject_key(&subjects, &g.key.subject))
                     .or_default()
@@ -490,12 +504,19 @@ fn write_index(
                 .and_then(|g| g.gap)
                 .map_or(String::new(), |v| format!("{v:.6}")),
         };
-        let gap_change = IndexValue::of(
-            largest.and_then(|g| g.gap_change),
-            Some(1),
-            true,
-            signed_points,
-        );
+        // The same students' change where there is one, saying so; else this year's
+        // students against last year's.
+        let (change, basis) = match largest.and_then(|g| same_change(g)) {
+            Some(c) => (Some(c), "same students"),
+            None => (
+                largest.and_then(|g| g.gap_change),
+                "this year's vs last year's students",
+            ),
+        };
+        let mut gap_change = IndexValue::of(change, Some(1), true, signed_points);
+        if change.is_some() {
+            gap_change.text = format!("{} ({basis})", gap_change.text);
+        }
         let flags: Vec<IndexFlag> = own
             .flags
             .iter()
@@ -555,7 +576,13 @@ fn write_index(
         .map(|(s, v)| (model::subject_title(s), v.clone()))
         .collect();
     let line = req.provenance.line();
-    let charts = figures::district_charts(&hist_subjects, &hist_changes, &when);
+    let basis = match plan.flags.basis {
+        crate::pipeline::plan::Basis::SameStudents => {
+            "among the students tested at the school both years"
+        }
+        crate::pipeline::plan::Basis::CrossSectional => "this year's students against last year's",
+    };
+    let charts = figures::district_charts(&hist_subjects, &hist_changes, &when, basis);
     let mut files = Vec::new();
     let mut views = Vec::new();
     for c in &charts {

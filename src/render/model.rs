@@ -3,8 +3,9 @@
 //! the PDF, the HTML and the charts' data tables show the same text. A suppressed row carries
 //! no value at all from this point on: only its label and the suppression note.
 
-use super::format::{pct, points, signed_pct, signed_points};
-use crate::metrics::{DISTRICT, flags::group_phrase, flags::possessive};
+use super::format::{pct, points, points_plain, signed_pct, signed_points};
+use crate::metrics::DISTRICT;
+use crate::metrics::flags::{group_phrase, is_closing_by_decline, possessive};
 use crate::pipeline::Plan;
 use crate::pipeline::plan::Target;
 use polars::prelude::*;
@@ -53,6 +54,8 @@ pub struct Rows {
     pub baselines: Vec<Baseline>,
     pub growth: Vec<Growth>,
     pub gaps: Vec<Gap>,
+    pub cohort_change: Vec<Matched>,
+    pub cohort_gaps: Vec<CohortGap>,
     pub survey: Vec<Survey>,
     pub dashboard: Vec<Dashboard>,
     pub flags: Vec<Flag>,
@@ -102,11 +105,39 @@ pub struct Gap {
     pub baseline_gap: Option<f64>,
     pub baseline_se: Option<f64>,
     pub gap_change: Option<f64>,
+    pub change_se: Option<f64>,
     pub change_distinguishable: Option<bool>,
     pub focal_change: Option<f64>,
     pub reference_change: Option<f64>,
     pub target_gap: Option<f64>,
     pub on_track: Option<bool>,
+    pub suppressed: bool,
+}
+
+/// A `cohort_change` row: how many of a group's students were also tested here a year
+/// earlier, and their average change.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    pub key: CellKey,
+    pub group: String,
+    pub n_matched: Option<i64>,
+    pub mean_change: Option<f64>,
+    pub suppressed: bool,
+}
+
+/// A `cohort_gaps` row: a pair's change in gap among the same students.
+#[derive(Debug, Clone)]
+pub struct CohortGap {
+    pub key: CellKey,
+    pub focal: String,
+    pub reference: String,
+    pub n_focal: Option<i64>,
+    pub n_reference: Option<i64>,
+    pub focal_change: Option<f64>,
+    pub reference_change: Option<f64>,
+    pub gap_change: Option<f64>,
+    pub ci: Option<(f64, f64)>,
+    pub distinguishable: Option<bool>,
     pub suppressed: bool,
 }
 
@@ -282,11 +313,55 @@ impl Rows {
                                 .zip(se[i])
                                 .map(|(c, s)| (c * c - s * s).max(0.0).sqrt()),
                             gap_change: change[i],
+                            change_se: cse[i],
                             change_distinguishable: cdist[i],
                             focal_change: fc[i],
                             reference_change: rc[i],
                             target_gap: tg[i],
                             on_track: on_track[i],
+                            suppressed: supp[i].unwrap_or(true),
+                        })
+                        .collect();
+                }
+                "cohort_change" => {
+                    let (keys, group) = (c.keys()?, c.text("group")?);
+                    let (n, mean) = (c.i64("n_matched")?, c.f64("mean_change")?);
+                    let supp = c.bool("suppressed")?;
+                    rows.cohort_change = keys
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, key)| Matched {
+                            key,
+                            group: group[i].clone(),
+                            n_matched: n[i],
+                            mean_change: mean[i],
+                            suppressed: supp[i].unwrap_or(true),
+                        })
+                        .collect();
+                }
+                "cohort_gaps" => {
+                    let keys = c.keys()?;
+                    let (focal, reference) = (c.text("focal_group")?, c.text("reference_group")?);
+                    let (nf, nr) = (c.i64("n_focal")?, c.i64("n_reference")?);
+                    let f = |k: &str| c.f64(k);
+                    let (fc, rc, change) =
+                        (f("focal_change")?, f("reference_change")?, f("gap_change")?);
+                    let (lo, hi) = (f("ci_low")?, f("ci_high")?);
+                    let (dist, supp) = (c.bool("distinguishable")?, c.bool("suppressed")?);
+                    rows.cohort_gaps = keys
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, key)| CohortGap {
+                            key,
+                            focal: focal[i].clone(),
+                            reference: reference[i].clone(),
+                            n_focal: nf[i],
+                            n_reference: nr[i],
+                            focal_change: fc[i],
+                            reference_change: rc[i],
+                            gap_change: change[i],
+                            ci: lo[i].zip(hi[i]),
+                            distinguishable: dist[i],
                             suppressed: supp[i].unwrap_or(true),
                         })
                         .collect();
@@ -440,6 +515,22 @@ pub struct GrowthRow {
     pub district: Option<f64>,
 }
 
+/// A pair's change in gap among the students tested here both years.
+#[derive(Debug, Clone, Serialize)]
+pub struct SameStudents {
+    pub suppressed: bool,
+    /// Who it covers: "412 students" or "30 female students and 30 male students".
+    pub students: Option<String>,
+    pub change: Option<String>,
+    pub interval: Option<String>,
+    /// The plain sentence: "Among the 412 students tested here both years, the gap narrowed
+    /// by 9.5 points (95% range 2.3 to 16.7)."
+    pub sentence: String,
+    pub closing_by_decline: bool,
+    #[serde(skip)]
+    pub value: Option<(f64, Option<(f64, f64)>)>,
+}
+
 /// One gap pair in a subject, at the packet's window, with its path across the year.
 #[derive(Debug, Clone, Serialize)]
 pub struct GapRow {
@@ -459,6 +550,11 @@ pub struct GapRow {
     /// The decomposition of the change, in words.
     pub story: String,
     pub closing_by_decline: bool,
+    /// The change among the same students, where the pair has a `cohort_gaps` row.
+    pub same: Option<SameStudents>,
+    /// The cross-sectional change with its 95% range, for the change chart.
+    #[serde(skip)]
+    pub change: Option<(f64, Option<(f64, f64)>)>,
     #[serde(skip)]
     pub now: Option<(f64, Option<(f64, f64)>)>,
     #[serde(skip)]
@@ -561,6 +657,8 @@ pub struct Subject {
     /// the year before, such as grade 11, has none).
     pub growth_shown: bool,
     pub window_label: String,
+    /// "412 of 530 students tested this winter were also tested here last winter."
+    pub coverage: Option<String>,
 }
 
 /// A flag as the packet shows it.
@@ -825,7 +923,9 @@ impl<'a> Builder<'a> {
             None => (None, None),
         };
         let growth_shown = growth.iter().any(|g| !g.who.suppressed);
+        let coverage = self.coverage(at);
         Subject {
+            coverage,
             growth_shown,
             id: subject.to_string(),
             title: subject_title(subject),
@@ -928,14 +1028,19 @@ impl<'a> Builder<'a> {
                 on_track: None,
                 story: format!("Not shown: one side has {}.", self.suppressed_text()),
                 closing_by_decline: false,
+                same: self.same_students(at, focal, reference),
+                change: None,
                 now: None,
                 then: None,
                 path,
             });
         }
-        let decline = g.gap_change.is_some_and(|c| c < 0.0)
-            && g.change_distinguishable == Some(true)
-            && g.focal_change.is_some_and(|f| f <= 0.0);
+        let decline = match (g.gap_change, g.focal_change, g.reference_change) {
+            (Some(d), Some(fc), Some(rc)) => {
+                g.change_distinguishable == Some(true) && is_closing_by_decline(d, fc, rc)
+            }
+            _ => false,
+        };
         Some(GapRow {
             pair,
             short,
@@ -953,11 +1058,131 @@ impl<'a> Builder<'a> {
                 .map(|t| if t { "on track" } else { "not yet on track" }.to_string()),
             story: self.story(g, &target_text),
             closing_by_decline: decline,
+            same: self.same_students(at, focal, reference),
+            change: g
+                .gap_change
+                .map(|d| (d, g.change_se.map(|se| (d - Z95 * se, d + Z95 * se)))),
             now: g.gap.map(|v| (v, g.ci)),
             then: g.baseline_gap.map(|v| (v, g.baseline_se)),
             path,
             focal_label,
             reference_label,
+        })
+    }
+
+    /// The pair's change among the same students, in the packet's words.
+    fn same_students(
+        &self,
+        at: (&str, &str, &str, &str, &str),
+        focal: &str,
+        reference: &str,
+    ) -> Option<SameStudents> {
+        let c = self.rows.cohort_gaps.iter().find(|c| {
+            c.focal == focal
+                && c.reference == reference
+                && c.key.school_id == at.0
+                && c.key.school_year == at.1
+                && c.key.window == at.2
+                && c.key.assessment == at.3
+                && c.key.subject == at.4
+        })?;
+        let both = self.both_windows(at.2);
+        let (Some(d), Some(nf), Some(nr)) = (c.gap_change, c.n_focal, c.n_reference) else {
+            return Some(SameStudents {
+                suppressed: true,
+                students: None,
+                change: None,
+                interval: None,
+                sentence: format!(
+                    "Among the students tested here {both}: {}.",
+                    self.suppressed_text()
+                ),
+                closing_by_decline: false,
+                value: None,
+            });
+        };
+        let n = |k: i64| crate::thousands(k.max(0) as usize);
+        let students = match reference {
+            "all" => format!("{} students", n(nr)),
+            "rest" => format!("{} students", n(nf + nr)),
+            _ => format!(
+                "{} {} and {} {}",
+                n(nf),
+                group_phrase(self.plan, focal),
+                n(nr),
+                group_phrase(self.plan, reference)
+            ),
+        };
+        // Said in the direction of the change, with its interval turned the same way.
+        let (moved, range) = match c.ci {
+            Some((lo, hi)) if d < 0.0 => ("narrowed", Some((-hi, -lo))),
+            Some((lo, hi)) if d > 0.0 => ("widened", Some((lo, hi))),
+            ci => (if d < 0.0 { "narrowed" } else { "widened" }, ci),
+        };
+        let amount = if d == 0.0 {
+            "did not change".to_string()
+        } else {
+            format!("{moved} by {} points", points(d.abs()))
+        };
+        let range_text = range.map_or_else(
+            || " (too few students on one side for a 95% range)".to_string(),
+            |(a, b)| format!(" (95% range {} to {})", points_plain(a), points_plain(b)),
+        );
+        let decline = match (c.focal_change, c.reference_change) {
+            (Some(fc), Some(rc)) => {
+                c.distinguishable == Some(true) && is_closing_by_decline(d, fc, rc)
+            }
+            _ => false,
+        };
+        let movement = match (c.focal_change, c.reference_change) {
+            (Some(fc), Some(rc)) => format!(
+                " On average {} {} and {} {}.",
+                group_phrase(self.plan, focal),
+                changed_by(fc),
+                group_phrase(self.plan, reference),
+                changed_by(rc)
+            ),
+            _ => String::new(),
+        };
+        Some(SameStudents {
+            suppressed: false,
+            sentence: format!(
+                "Among the {students} tested here {both}, the gap {amount}{range_text}.{movement}"
+            ),
+            students: Some(students),
+            change: Some(signed_points(d)),
+            interval: c
+                .ci
+                .map(|(lo, hi)| format!("{} to {}", signed_points(lo), signed_points(hi))),
+            closing_by_decline: decline,
+            value: Some((d, c.ci)),
+        })
+    }
+
+    /// "both this winter and last winter".
+    fn both_windows(&self, window: &str) -> String {
+        let w = self.window_label(window).to_lowercase();
+        format!("both this {w} and last {w}")
+    }
+
+    /// How many of the cell's students were also tested here a year earlier.
+    fn coverage(&self, at: (&str, &str, &str, &str, &str)) -> Option<String> {
+        let tested = self.baseline(at, "all")?;
+        let matched = self.cell(&self.rows.cohort_change, |m| (&m.key, &m.group), at, "all");
+        let w = self.window_label(at.2).to_lowercase();
+        Some(match (matched.and_then(|m| m.n_matched), tested.n) {
+            (Some(m), Some(n)) => format!(
+                "{} of {} students tested this {w} were also tested here last {w}.",
+                crate::thousands(m.max(0) as usize),
+                crate::thousands(n.max(0) as usize)
+            ),
+            _ if matched.is_none() => {
+                format!("None of the students tested this {w} were tested here last {w}.")
+            }
+            _ => format!(
+                "Students tested here both this {w} and last {w}: {}.",
+                self.suppressed_text()
+            ),
         })
     }
 
@@ -982,7 +1207,7 @@ impl<'a> Builder<'a> {
         let (Some(change), Some(fc), Some(rc)) = (g.gap_change, g.focal_change, g.reference_change)
         else {
             return format!(
-                "No comparison with a year earlier: the same window last year has no shown gap. Target: {target}."
+                "No comparison of this year's students with last year's: the same window last year has no shown gap. Target: {target}."
             );
         };
         let noise = if g.change_distinguishable == Some(true) {
@@ -1007,10 +1232,10 @@ impl<'a> Builder<'a> {
             "did not change"
         };
         let because = if change < 0.0 {
-            if fc > 0.0 && fc >= -rc {
+            if !is_closing_by_decline(change, fc, rc) {
                 format!("mostly because {f} rose")
             } else if fc > 0.0 {
-                format!("because {r} fell more than {f} rose")
+                format!("because {r} fell more than {f} rose (closing by decline)")
             } else {
                 format!("because {r} fell; {f} did not rise (closing by decline)")
             }
@@ -1029,7 +1254,7 @@ impl<'a> Builder<'a> {
             format!(" by {} points", points(change.abs()))
         };
         format!(
-            "The gap {direction}{amount} since a year earlier, {because}: {} average {} points, {} average {} points. The change is {noise}. Target: {target}{}.",
+            "Comparing this year's students with last year's, the gap {direction}{amount} since a year earlier, {because}: {} average {} points, {} average {} points. The change is {noise}. Target: {target}{}.",
             possessive(&f),
             moved(fc),
             possessive(&r),
@@ -1082,7 +1307,27 @@ impl<'a> Builder<'a> {
                 district: dnow
                     .and_then(|b| b.mean_dfs)
                     .map_or(dash.clone(), signed_points),
-                change: since(|b| b.mean_dfs, signed_points),
+                // The same students' change where there is one; else this year's students
+                // against last year's.
+                change: match self
+                    .cell(
+                        &self.rows.cohort_change,
+                        |m| (&m.key, &m.group),
+                        (school, y, window, a, j),
+                        "all",
+                    )
+                    .and_then(|m| m.mean_change.zip(m.n_matched))
+                {
+                    Some((c, n)) => format!(
+                        "{} among the {} students tested here both years",
+                        signed_points(c),
+                        crate::thousands(n.max(0) as usize)
+                    ),
+                    None => match since(|b| b.mean_dfs, signed_points) {
+                        d if d == dash => d,
+                        d => format!("{d} (this year's vs last year's students)"),
+                    },
+                },
             },
             GlanceRow {
                 measure: "Met or exceeded standard".to_string(),
@@ -1280,8 +1525,9 @@ impl<'a> Builder<'a> {
                 self.suppressed_text()
             ),
             format!(
-                "Gaps are the comparison group's average minus the focal group's: a positive gap means the focal group trails. The interval is a 95% range (± 1.96 standard errors); a gap whose interval includes 0 cannot be told apart from no gap. Changes are against the same window a year earlier, comparing this year's students with last year's (not the same students)."
+                "Gaps are the comparison group's average minus the focal group's: a positive gap means the focal group trails. The interval is a 95% range (± 1.96 standard errors); a gap whose interval includes 0 cannot be told apart from no gap."
             ),
+            "A gap's change since the same window a year earlier is shown two ways. Among the same students: each student tested here both years is compared with themselves, so differences between one year's students and the next drop out and a real change shows through; but it covers only those students (a school whose students change a lot covers few), and students who left a group (English learners who were reclassified, for example) count in the group they belong to this year. This year's students against last year's: every student tested counts, as on the state Dashboard, but part of any change is simply that the students are different, so it moves a lot by chance.".to_string(),
             format!(
                 "A year-of-growth target is the student's score last {} plus the growth expected for the grade{}, scaled to the share of the year at this window. Students without last year's score have no target.",
                 p.windows
@@ -1293,7 +1539,11 @@ impl<'a> Builder<'a> {
                 ))
             ),
             format!(
-                "Flags need at least {} students on each side, so small groups never raise one. A gap that narrows because the comparison group fell is labelled closing by decline.",
+                "Flags read the change {}, and need at least {} students on each side, so small groups never raise one. A gap that narrows mostly because the comparison group fell (it fell by more than the focal group rose) is labelled closing by decline, never a bright spot.",
+                match p.flags.basis {
+                    crate::pipeline::plan::Basis::SameStudents => "among the same students",
+                    crate::pipeline::plan::Basis::CrossSectional => "of this year's students against last year's",
+                },
                 p.privacy.min_n_accountability
             ),
             "What the data cannot show: why scores moved, how individual students are doing (these are group averages), or the effect of any one program. Small groups move a lot from year to year by chance; read their changes with their intervals.".to_string(),
@@ -1302,6 +1552,20 @@ impl<'a> Builder<'a> {
             notes.remove(1);
         }
         notes
+    }
+}
+
+/// z for a two-sided 95% interval.
+const Z95: f64 = 1.96;
+
+/// "rose by 6.1 points", "fell by 2.0 points", "did not change".
+fn changed_by(x: f64) -> String {
+    if points(x.abs()) == points(0.0) {
+        "did not change".to_string()
+    } else if x > 0.0 {
+        format!("rose by {} points", points(x.abs()))
+    } else {
+        format!("fell by {} points", points(x.abs()))
     }
 }
 
@@ -1376,6 +1640,12 @@ pub fn split_by_school(rows: &Rows) -> BTreeMap<String, Rows> {
     for r in &rows.gaps {
         at(&mut out, &r.key.school_id).gaps.push(r.clone());
     }
+    for r in &rows.cohort_change {
+        at(&mut out, &r.key.school_id).cohort_change.push(r.clone());
+    }
+    for r in &rows.cohort_gaps {
+        at(&mut out, &r.key.school_id).cohort_gaps.push(r.clone());
+    }
     for r in &rows.survey {
         at(&mut out, &r.school_id).survey.push(r.clone());
     }
@@ -1394,12 +1664,16 @@ pub fn with_district(school: &Rows, district: &Rows) -> Rows {
         baselines: school.baselines.clone(),
         growth: school.growth.clone(),
         gaps: school.gaps.clone(),
+        cohort_change: school.cohort_change.clone(),
+        cohort_gaps: school.cohort_gaps.clone(),
         survey: school.survey.clone(),
         dashboard: school.dashboard.clone(),
         flags: school.flags.clone(),
     };
     r.baselines.extend(district.baselines.iter().cloned());
     r.growth.extend(district.growth.iter().cloned());
+    r.cohort_change
+        .extend(district.cohort_change.iter().cloned());
     r.survey.extend(district.survey.iter().cloned());
     r
 }

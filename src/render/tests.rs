@@ -3,7 +3,9 @@
 
 use super::charts::Kind;
 use super::figures::figures;
-use super::model::{Baseline, Builder, CellKey, Gap, Provenance, Rows, School};
+use super::model::{
+    Baseline, Builder, CellKey, CohortGap, Gap, Matched, Provenance, Rows, SUPPRESSED_TEXT, School,
+};
 use crate::pipeline::{self, Plan};
 use std::path::Path;
 
@@ -49,6 +51,7 @@ fn gap(change: (f64, f64, f64), distinguishable: bool) -> Gap {
         baseline_gap: Some(30.0 - gap_change),
         baseline_se: Some(5.0),
         gap_change: Some(gap_change),
+        change_se: Some(4.0),
         change_distinguishable: Some(distinguishable),
         focal_change: Some(focal_change),
         reference_change: Some(reference_change),
@@ -104,7 +107,7 @@ fn a_narrowing_gap_is_told_by_who_moved() {
     assert!(!g.closing_by_decline);
     assert!(
         g.story.starts_with(
-            "The gap narrowed by 9.0 points since a year earlier, mostly because English learners rose: English learners' average rose by 8.0 points, other students' average fell by 1.0 points. The change is larger than year-to-year noise would explain."
+            "Comparing this year's students with last year's, the gap narrowed by 9.0 points since a year earlier, mostly because English learners rose: English learners' average rose by 8.0 points, other students' average fell by 1.0 points. The change is larger than year-to-year noise would explain."
         ),
         "{}",
         g.story
@@ -128,8 +131,97 @@ fn a_narrowing_gap_is_told_by_who_moved() {
     let r = rows(vec![gap((4.0, -3.0, 1.0), false)]);
     let p = Builder::new(&plan, &r, &prov, "2025-26").packet(&school(), "spring", vec![]);
     let g = &p.subjects[0].gaps[0];
-    assert!(g.story.starts_with("The gap widened by 4.0 points since a year earlier, mostly because English learners fell"), "{}", g.story);
+    assert!(g.story.starts_with("Comparing this year's students with last year's, the gap widened by 4.0 points since a year earlier, mostly because English learners fell"), "{}", g.story);
     assert!(g.story.contains("within year-to-year noise"));
+}
+
+#[test]
+fn the_same_students_change_is_shown_beside_the_cross_sectional_one() {
+    let plan = plan();
+    let prov = provenance();
+    // Cross-sectional: narrowed by 9 with EL rising 8. Same students: 250 of the 300 followed
+    // (40 EL, 210 others), the gap narrowed by 9.5 (−16.7 to −2.3), EL +2.0 and others −7.5: mostly
+    // the others falling, so closing by decline on this basis.
+    let mut r = rows(vec![gap((-9.0, 8.0, -1.0), true)]);
+    let cohort = |focal: &str, reference: &str, suppressed: bool| CohortGap {
+        key: key("101", "2025-26"),
+        focal: focal.into(),
+        reference: reference.into(),
+        n_focal: (!suppressed).then_some(40),
+        n_reference: (!suppressed).then_some(210),
+        focal_change: (!suppressed).then_some(2.0),
+        reference_change: (!suppressed).then_some(-7.5),
+        gap_change: (!suppressed).then_some(-9.5),
+        ci: (!suppressed).then_some((-16.7, -2.3)),
+        distinguishable: (!suppressed).then_some(true),
+        suppressed,
+    };
+    r.cohort_gaps = vec![cohort("english_learner", "rest", false)];
+    r.cohort_change = vec![Matched {
+        key: key("101", "2025-26"),
+        group: "all".into(),
+        n_matched: Some(250),
+        mean_change: Some(-3.25),
+        suppressed: false,
+    }];
+    let p = Builder::new(&plan, &r, &prov, "2025-26").packet(&school(), "spring", vec![]);
+    let s = &p.subjects[0];
+    assert_eq!(
+        s.coverage.as_deref(),
+        Some("250 of 300 students tested this spring were also tested here last spring.")
+    );
+    let g = &s.gaps[0];
+    let same = g.same.as_ref().expect("a same-students row");
+    assert_eq!(
+        same.sentence,
+        "Among the 250 students tested here both this spring and last spring, the gap narrowed by 9.5 points (95% range 2.3 to 16.7). On average English learners rose by 2.0 points and other students fell by 7.5 points."
+    );
+    assert_eq!(same.students.as_deref(), Some("250 students"));
+    assert_eq!(same.change.as_deref(), Some("\u{2212}9.5"));
+    assert_eq!(
+        same.interval.as_deref(),
+        Some("\u{2212}16.7 to \u{2212}2.3")
+    );
+    assert!(
+        same.closing_by_decline,
+        "the others fell by more than EL rose"
+    );
+    assert!(!g.closing_by_decline, "cross-sectionally EL rose by more");
+    // The first page reads the same students' change where there is one.
+    assert_eq!(
+        p.glance[0].rows[0].change,
+        "\u{2212}3.3 among the 250 students tested here both years"
+    );
+    // The chart shows both, the same students' with its interval.
+    let figs = super::figures::figures(&p);
+    let chart = &figs
+        .iter()
+        .find(|f| f.chart.id == "ela-gap-change")
+        .expect("a change chart")
+        .chart;
+    assert_eq!(
+        chart.table.rows[0],
+        [
+            "English learners vs other students",
+            "\u{2212}9.5",
+            "\u{2212}16.7 to \u{2212}2.3",
+            "250 students",
+            "\u{2212}9.0"
+        ]
+    );
+
+    // A hidden same-students row shows no value anywhere.
+    r.cohort_gaps = vec![cohort("english_learner", "rest", true)];
+    let p = Builder::new(&plan, &r, &prov, "2025-26").packet(&school(), "spring", vec![]);
+    let same = p.subjects[0].gaps[0].same.as_ref().unwrap();
+    assert!(same.suppressed);
+    assert_eq!(same.change, None);
+    assert_eq!(
+        same.sentence,
+        format!(
+            "Among the students tested here both this spring and last spring: {SUPPRESSED_TEXT}."
+        )
+    );
 }
 
 #[test]
