@@ -449,6 +449,7 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let clock = Instant::now();
     let district = crate::sample::generate(args.students, schools, args.years, args.seed);
     let tables = crate::sample::typed_tables(&district).map_err(Failure::internal)?;
+    let trends = crate::sample::planted_trends(&district);
     drop(district);
     let rows = |t: Table| tables.get(&t).map_or(0, |df| df.height());
     eprintln!(
@@ -461,6 +462,9 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
         thousands(rows(Table::Assessments)),
         thousands(rows(Table::SurveyResponses)),
     );
+    if args.detection {
+        return detection(&toml, &tables, &trends);
+    }
     let frames: usize = tables.values().map(|df| df.estimated_size()).sum();
     memory::release_freed();
     let baseline_rss = memory::reset_peak();
@@ -494,6 +498,45 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
         baseline_rss.map_or("unknown".to_string(), human_bytes),
         human_bytes(frames as u64),
     );
+    Ok(())
+}
+
+/// `equity-gap bench --detection`: the detection study on both bases of change.
+fn detection(
+    toml: &str,
+    tables: &std::collections::BTreeMap<Table, polars::prelude::DataFrame>,
+    trends: &[crate::sample::PlantedTrend],
+) -> Result<(), Failure> {
+    use crate::pipeline::plan::Basis;
+    use crate::sample::detection;
+    for basis in Basis::ALL {
+        let text = format!("{toml}\n[flags]\nbasis = \"{}\"\n", basis.name());
+        let plan = pipeline::from_text(&text, std::path::Path::new("bench.toml"), String::new())?;
+        let clock = Instant::now();
+        let m = metrics::compute(&plan, tables).map_err(Failure::internal)?;
+        let source = match basis {
+            Basis::SameStudents => "cohort_gaps",
+            Basis::CrossSectional => "gaps",
+        };
+        let (Some(rows), Some(flags)) = (m.table(source), m.table("flags")) else {
+            return Err(Failure::internal(anyhow::anyhow!("no gap tables computed")));
+        };
+        let year = crate::render::model::current_year(
+            &crate::render::model::Rows::read(&m.tables).map_err(Failure::internal)?,
+        )
+        .unwrap_or_default();
+        let d = detection::study(
+            basis,
+            rows,
+            flags,
+            trends,
+            &year,
+            plan.privacy.min_n_accountability,
+        )
+        .map_err(Failure::internal)?;
+        eprintln!("metrics in {:.1} s", clock.elapsed().as_secs_f64());
+        print!("{}", detection::report(&d));
+    }
     Ok(())
 }
 

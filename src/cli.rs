@@ -38,7 +38,7 @@ newest run. A run that fails publishes nothing and leaves earlier runs untouched
     /// Write a synthetic district (schools, students, scores, surveys) with planted effects
     /// and a truth file that records them.
     #[command(after_help = "Example:
-  equity-gap sample --students 74000 --schools 85 --years 3 --seed 7 --out /tmp/district --dirty
+  equity-gap sample --students 74000 --schools 85 --years 4 --seed 7 --out /tmp/district --dirty
 
 Writes the extracts, a pipeline definition `pipeline.toml` that reads them, and `truth.json`.")]
     Sample(SampleArgs),
@@ -46,6 +46,8 @@ Writes the extracts, a pipeline definition `pipeline.toml` that reads them, and 
     /// peak memory.
     #[command(after_help = "Example:
   equity-gap bench --students 1000000 --repeat 3
+
+  equity-gap bench --students 74000 --years 4 --detection
 
 The district is generated clean and handed to the metrics stage as validated tables, so only
 computing is measured. Peak memory is the process's high-water mark, reset after generating.
@@ -98,6 +100,11 @@ pub struct BenchArgs {
     /// How many times to run the metrics stage.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Run the detection study instead: do the gap flags find the district's planted trends
+    /// with the right label on each basis, how often do they fire elsewhere, and how precise
+    /// is each basis (use `--years 4` or more, so each trend runs over three years).
+    #[arg(long)]
+    pub detection: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,8 +134,9 @@ pub struct SampleArgs {
     /// Number of schools (about 65% elementary, 18% middle, 17% high).
     #[arg(long, default_value_t = 85)]
     pub schools: usize,
-    /// Number of school years, ending with 2025-26.
-    #[arg(long, default_value_t = 3)]
+    /// Number of school years, ending with 2025-26. Planted gap trends run through every
+    /// change of year, so four years give each three years of trend.
+    #[arg(long, default_value_t = 4)]
     pub years: usize,
     /// Random seed; the same seed writes the same district.
     #[arg(long, default_value_t = 2026)]

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod detection;
 mod hostile;
 mod ingest_formats;
 mod metrics;

@@ -260,12 +260,12 @@ fn the_cli_writes_a_district_its_pipeline_runs_on() {
 
 #[test]
 fn the_shipped_sample_data_is_what_its_readme_command_writes() {
-    // sample_data/README.md: --students 74000 --schools 85 --years 3 --seed 2026 --dirty
+    // sample_data/README.md: --students 74000 --schools 85 --years 4 --seed 2026 --dirty
     let dir = tempdir();
     equity_gap::sample::write(&SampleArgs {
         students: 74_000,
         schools: 85,
-        years: 3,
+        years: 4,
         seed: 2026,
         out: dir.path().to_path_buf(),
         dirty: true,

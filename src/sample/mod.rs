@@ -5,6 +5,7 @@
 //! growth and measurement noise; surveys from planted favorability. `--dirty` adds faults of
 //! every quarantine reason and records their exact counts in `truth.json`.
 
+pub mod detection;
 mod faults;
 pub mod model;
 mod typed;
@@ -57,7 +58,7 @@ pub struct School {
     capacity: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pattern {
     /// English learners grow faster than typical: the EL gap closes.
@@ -135,6 +136,67 @@ pub struct Item {
     pub respondent_type: &'static str,
     pub reversed: bool,
     pub text: String,
+}
+
+/// A planted trend in one school's gap between English learners and everyone else, for the
+/// truth file and the detection study: it runs at every change of school year the district
+/// has, so it is in each year-to-year comparison at every window.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PlantedTrend {
+    pub school_id: String,
+    pub level: String,
+    pub pattern: Pattern,
+    pub focal_group: String,
+    pub reference_group: String,
+    /// The group whose scores move, and by how much a year (DFS points, against typical growth).
+    pub moving_group: String,
+    pub change_per_year: f64,
+    /// The school years whose change from the year before carries the trend.
+    pub years: Vec<String>,
+    /// Enrolment and English learners at the school in the last year.
+    pub students: usize,
+    pub english_learners: usize,
+    /// The flag the trend should raise.
+    pub expected_flag: String,
+}
+
+/// The planted trends of a district, with each school's size in its last year.
+pub fn planted_trends(d: &District) -> Vec<PlantedTrend> {
+    let last = d.years.last().copied().unwrap_or(LAST_YEAR);
+    let mut out = Vec::new();
+    for s in &d.schools {
+        let Some(pattern) = s.pattern else { continue };
+        let rows = d
+            .students
+            .iter()
+            .filter(|r| r.year == last && r.school_id == s.id);
+        let (students, english_learners) =
+            rows.fold((0, 0), |(n, el), r| (n + 1, el + usize::from(r.el == "EL")));
+        let (moving, change, flag) = match pattern {
+            Pattern::Closing => ("english_learner", PLANTED_SHIFT, "bright_spot"),
+            Pattern::Widening => ("english_learner", -PLANTED_SHIFT, "gap_widening"),
+            Pattern::ClosingByDecline => ("rest", -PLANTED_SHIFT, "closing_by_decline"),
+        };
+        out.push(PlantedTrend {
+            school_id: s.id.clone(),
+            level: s.level.to_string(),
+            pattern,
+            focal_group: "english_learner".into(),
+            reference_group: "rest".into(),
+            moving_group: moving.into(),
+            change_per_year: change,
+            years: d
+                .years
+                .iter()
+                .skip(1)
+                .map(|y| crate::canonical::SchoolYear(*y).to_string())
+                .collect(),
+            students,
+            english_learners,
+            expected_flag: flag.into(),
+        });
+    }
+    out
 }
 
 /// The true (noise-free) spring DFS of one group, for the truth file.
@@ -254,10 +316,28 @@ fn make_schools(n: usize, rng: &mut ChaCha8Rng) -> Vec<School> {
             .expect("finite poverty")
     });
     candidates.truncate((candidates.len() / 2).max(3));
-    candidates.shuffle(rng);
-    let per = (n / 25).clamp(1, 4);
-    for (k, &i) in candidates.iter().enumerate().take(3 * per) {
-        schools[i].pattern = Some(match k % 3 {
+    // Schools of every size: the candidates in order of size (level, then capacity), taken at
+    // evenly spaced places, and each pattern dealt round the sizes in turn.
+    candidates.sort_by(|&a, &b| {
+        let size = |i: usize| {
+            let level = if schools[i].level == "middle" {
+                2.0
+            } else {
+                1.0
+            };
+            level * schools[i].capacity
+        };
+        size(a).total_cmp(&size(b))
+    });
+    let per = (n / 12).clamp(1, 4);
+    let take = (3 * per).min(candidates.len());
+    let chosen: Vec<usize> = (0..take)
+        .map(|k| candidates[k * candidates.len() / take])
+        .collect();
+    let mut deal: Vec<usize> = (0..take).collect();
+    deal.shuffle(rng);
+    for (k, &slot) in deal.iter().enumerate() {
+        schools[chosen[slot]].pattern = Some(match k % 3 {
             0 => Pattern::Closing,
             1 => Pattern::Widening,
             _ => Pattern::ClosingByDecline,

@@ -24,6 +24,9 @@ pub struct Truth {
     pub effects: Effects,
     /// School id -> planted gap pattern for English learners vs everyone else.
     pub patterns: BTreeMap<String, Pattern>,
+    /// Each planted trend: which group moves, how much a year, in which years, at a school of
+    /// what size, and the flag it should raise.
+    pub trends: Vec<super::PlantedTrend>,
     /// Planted yearly change in DFS points behind each pattern.
     pub pattern_shift: f64,
     /// year -> subject -> group -> true spring DFS (no measurement noise) of tested students.
@@ -205,6 +208,7 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
             .iter()
             .filter_map(|s| s.pattern.map(|p| (s.id.clone(), p)))
             .collect(),
+        trends: super::planted_trends(d),
         pattern_shift: model::PLANTED_SHIFT,
         true_spring_dfs: d.true_means.clone(),
         true_growth: d.true_growth.clone(),
