@@ -446,6 +446,26 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
     }
     let toml = crate::sample::pipeline_toml("bench", "", "parquet", None);
     let plan = pipeline::from_text(&toml, std::path::Path::new("bench.toml"), String::new())?;
+    if let (Some(path), Some(truth)) = (&args.pipeline, &args.truth) {
+        // A district on disk: read and checked as `run` does.
+        let plan = pipeline::load(path)?;
+        let text = fs_err::read_to_string(truth)
+            .map_err(|e| Failure::new(EXIT_USAGE, anyhow::Error::from(e)))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Failure::new(EXIT_USAGE, anyhow::anyhow!("`{}`: {e}", truth.display())))?;
+        let trends: Vec<crate::sample::PlantedTrend> = serde_json::from_value(
+            value.get("trends").cloned().unwrap_or_default(),
+        )
+        .map_err(|e| {
+            Failure::new(
+                EXIT_USAGE,
+                anyhow::anyhow!("`{}`: trends: {e}", truth.display()),
+            )
+        })?;
+        let raw = ingest::ingest(&plan)?;
+        let validated = validate::validate(raw, &plan).map_err(Failure::internal)?;
+        return detection(&plan, &validated.tables, &trends);
+    }
     let clock = Instant::now();
     let district = crate::sample::generate(args.students, schools, args.years, args.seed);
     let tables = crate::sample::typed_tables(&district).map_err(Failure::internal)?;
@@ -463,7 +483,7 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
         thousands(rows(Table::SurveyResponses)),
     );
     if args.detection {
-        return detection(&toml, &tables, &trends);
+        return detection(&plan, &tables, &trends);
     }
     let frames: usize = tables.values().map(|df| df.estimated_size()).sum();
     memory::release_freed();
@@ -503,15 +523,15 @@ fn bench(args: &BenchArgs) -> Result<(), Failure> {
 
 /// `equity-gap bench --detection`: the detection study on both bases of change.
 fn detection(
-    toml: &str,
+    plan: &Plan,
     tables: &std::collections::BTreeMap<Table, polars::prelude::DataFrame>,
     trends: &[crate::sample::PlantedTrend],
 ) -> Result<(), Failure> {
     use crate::pipeline::plan::Basis;
     use crate::sample::detection;
     for basis in Basis::ALL {
-        let text = format!("{toml}\n[flags]\nbasis = \"{}\"\n", basis.name());
-        let plan = pipeline::from_text(&text, std::path::Path::new("bench.toml"), String::new())?;
+        let mut plan = plan.clone();
+        plan.flags.basis = basis;
         let clock = Instant::now();
         let m = metrics::compute(&plan, tables).map_err(Failure::internal)?;
         let source = match basis {

@@ -48,6 +48,7 @@ Writes the extracts, a pipeline definition `pipeline.toml` that reads them, and 
   equity-gap bench --students 1000000 --repeat 3
 
   equity-gap bench --students 74000 --years 4 --detection
+  equity-gap bench --detection --pipeline pipelines/sample.toml --truth sample_data/truth.json
 
 The district is generated clean and handed to the metrics stage as validated tables, so only
 computing is measured. Peak memory is the process's high-water mark, reset after generating.
@@ -105,6 +106,13 @@ pub struct BenchArgs {
     /// is each basis (use `--years 4` or more, so each trend runs over three years).
     #[arg(long)]
     pub detection: bool,
+    /// With `--detection`: study a district on disk instead, read by this pipeline definition
+    /// (for example the shipped sample), with the trends of `--truth`.
+    #[arg(long, requires_all = ["detection", "truth"])]
+    pub pipeline: Option<PathBuf>,
+    /// The `truth.json` `equity-gap sample` wrote beside the district `--pipeline` reads.
+    #[arg(long, requires = "pipeline")]
+    pub truth: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@
 
 use crate::util::{root, run_in, stderr, stdout, tempdir};
 use polars::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -170,11 +170,13 @@ fn every_school_and_window_has_a_packet_with_its_charts() {
             "ela-bands",
             "ela-growth",
             "ela-gaps",
+            "ela-gap-change",
             "ela-gap-paths",
             "math-mean-dfs",
             "math-bands",
             "math-growth",
             "math-gaps",
+            "math-gap-change",
             "math-gap-paths",
             "survey-favorable",
         ] {
@@ -324,6 +326,92 @@ fn capitalised(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
+}
+
+/// Each packet shows every same-students row of its school and window (`cohort_gaps`): the
+/// change in gap as the table publishes it, or the suppression note, never both.
+#[test]
+fn packets_show_the_same_students_change_as_cohort_gaps_publishes_it() {
+    for run in [&runs().run, &runs().open] {
+        let year = current_year(run);
+        let cg = read_parquet(&run.join("metrics/cohort_gaps.parquet"))
+            .lazy()
+            .filter(
+                col("school_year")
+                    .eq(lit(year.as_str()))
+                    .and(col("school_id").neq(lit("district"))),
+            )
+            .collect()
+            .unwrap();
+        let (school, window) = (
+            crate::util::strs(&cg, "school_id"),
+            crate::util::strs(&cg, "window"),
+        );
+        let change: Vec<Option<f64>> = cg
+            .column("gap_change")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
+        let mut per_packet: BTreeMap<(String, String), (usize, Vec<Option<f64>>)> = BTreeMap::new();
+        for i in 0..cg.height() {
+            let e = per_packet
+                .entry((school[i].clone(), window[i].clone()))
+                .or_default();
+            e.0 += 1;
+            e.1.push(change[i]);
+        }
+        assert!(
+            !per_packet.is_empty(),
+            "{}: same-students rows",
+            run.display()
+        );
+        let mut shown = 0;
+        for ((school, window), (rows, changes)) in per_packet {
+            let dir = run.join("schools").join(&school).join(&window);
+            let html = std::fs::read_to_string(dir.join("packet.html")).unwrap();
+            // One sentence per row, shown or not.
+            let sentences = html
+                .matches(&format!("tested here both this {window} and last {window}"))
+                .count();
+            assert_eq!(sentences, rows, "{school}/{window}");
+            let hidden = html
+                .matches("Among the students tested here both this")
+                .count();
+            assert_eq!(
+                hidden,
+                changes.iter().filter(|c| c.is_none()).count(),
+                "{school}/{window}"
+            );
+            for c in changes.into_iter().flatten() {
+                let one = format!("{:.1}", (c.abs() * 10.0).round() / 10.0);
+                let text = match one.as_str() {
+                    "0.0" => one.clone(),
+                    _ if c < 0.0 => format!("\u{2212}{one}"),
+                    _ => format!("+{one}"),
+                };
+                assert!(
+                    html.contains(&format!("<td>{text}</td>")),
+                    "{school}/{window}: change {text}"
+                );
+                shown += 1;
+            }
+            let pdf = tool(
+                "pdftotext",
+                &["-layout", dir.join("packet.pdf").to_str().unwrap(), "-"],
+            );
+            assert!(
+                pdf.contains("The same students a year apart"),
+                "{school}/{window}"
+            );
+        }
+        assert!(
+            shown > 0,
+            "{}: some same-students changes are shown",
+            run.display()
+        );
+    }
 }
 
 /// The values that suppression hides, read from the run with min_n_display 1: for every

@@ -449,12 +449,11 @@ fn gap_change(p: &Packet, s: &Subject, when: &str) -> Chart {
                 then: cross,
                 text: match (&g.same, &g.gap_change) {
                     (Some(x), _) if x.suppressed => p.suppressed_text.clone(),
-                    (Some(x), Some(c)) => format!(
-                        "{} (all students: {c})",
-                        x.change.clone().unwrap_or_default()
-                    ),
+                    (Some(x), Some(c)) => {
+                        format!("{} · all tested {c}", x.change.clone().unwrap_or_default())
+                    }
                     (Some(x), None) => x.change.clone().unwrap_or_default(),
-                    (None, Some(c)) => format!("all students: {c}"),
+                    (None, Some(c)) => format!("all tested {c}"),
                     (None, None) if g.suppressed => p.suppressed_text.clone(),
                     (None, None) => "no comparison a year earlier".to_string(),
                 },
@@ -495,13 +494,8 @@ fn gap_change(p: &Packet, s: &Subject, when: &str) -> Chart {
     };
     chart(
         format!("{}-gap-change", s.id),
-        format!(
-            "{}: how each gap changed since a year earlier, among the same students and across all students",
-            s.title
-        ),
-        format!(
-            "{when}. Below 0, the gap narrowed. Lines are 95% ranges. The same students' change leaves out the differences between one year's students and the next."
-        ),
+        format!("{}: change in each gap since a year earlier", s.title),
+        format!("{when}. Below 0 the gap narrowed; lines are 95% ranges."),
         table,
         Kind::Intervals(Intervals {
             rows,
