@@ -183,19 +183,18 @@ pub fn study(
         .chain(&["flag"])
         .map(|c| texts(&flags, c))
         .collect::<PolarsResult<_>>()?;
-    let mut flagged: BTreeMap<RowKey, String> = BTreeMap::new();
-    for i in 0..flags.height() {
-        flagged.insert(
-            (
+    let flagged: BTreeMap<RowKey, String> = (0..flags.height())
+        .map(|i| {
+            let key = (
                 fk[0][i].clone(),
                 fk[1][i].clone(),
                 fk[2][i].clone(),
                 fk[3][i].clone(),
                 fk[4][i].clone(),
-            ),
-            fk[5][i].clone(),
-        );
-    }
+            );
+            (key, fk[5][i].clone())
+        })
+        .collect();
     // Windows at which each (school, subject, pair) raised each flag.
     let mut windows: BTreeMap<(String, String, String, String, String), BTreeSet<String>> =
         BTreeMap::new();
