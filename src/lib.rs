@@ -9,10 +9,12 @@
 //! HTML packets with their charts, the supervisors' index and the data-quality page; `publish` writes the run into a staging folder and renames
 //! it into place with a manifest. `app` calls them in that order;
 //! `sample` writes a synthetic district with planted effects for demos and tests, and `audit`
-//! reads a published run and tries to work out every value suppression hides.
+//! reads a published run and tries to work out every value suppression hides; `bench` times
+//! the metrics stage and runs the detection study of the gap flags.
 
 pub mod app;
 pub mod audit;
+pub mod bench;
 pub mod canonical;
 pub mod cli;
 pub mod error;
@@ -37,4 +39,14 @@ pub fn thousands(n: usize) -> String {
         out.push(ch);
     }
     out
+}
+
+/// A byte count as people read it: "3.2 MB".
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KB", n as f64 / (1 << 10) as f64),
+        n => format!("{n} B"),
+    }
 }
