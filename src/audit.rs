@@ -12,6 +12,7 @@
 
 use crate::metrics::DISTRICT;
 use crate::metrics::disclosure::{self, Combination};
+use crate::metrics::flags::FlagKind;
 use crate::metrics::suppression::{Layout, Relation, Rule, relations};
 use crate::pipeline::plan::GroupDef;
 use fs_err as fs;
@@ -1021,7 +1022,7 @@ fn derived_checks(
             );
         }
         for i in 0..df.height() {
-            if k[4][i] == "low_growth" {
+            if k[4][i] == FlagKind::LowGrowth.code() {
                 let mut key: Vec<String> = (0..3).map(|c| k[c][i].clone()).collect();
                 key.push(k[3][i].clone());
                 let any = grow.iter().any(|(gk, s)| {
@@ -1035,7 +1036,7 @@ fn derived_checks(
                     out.push(finding(
                         "flags",
                         vec![("school_id".into(), key[0].clone())],
-                        "low_growth".into(),
+                        FlagKind::LowGrowth.code().into(),
                         "a low-growth flag without a published growth row".into(),
                     ));
                 }

@@ -20,12 +20,54 @@ pub const COLUMNS: [&str; 9] = [
     "reason",
 ];
 
+/// The kinds of flag, in the order the index lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagKind {
+    BrightSpot,
+    GapWidening,
+    ClosingByDecline,
+    LowGrowth,
+}
+
+impl FlagKind {
+    pub const ALL: [FlagKind; 4] = [
+        FlagKind::BrightSpot,
+        FlagKind::GapWidening,
+        FlagKind::ClosingByDecline,
+        FlagKind::LowGrowth,
+    ];
+
+    /// The `flag` column's value.
+    pub fn code(self) -> &'static str {
+        match self {
+            FlagKind::BrightSpot => "bright_spot",
+            FlagKind::GapWidening => "gap_widening",
+            FlagKind::ClosingByDecline => "closing_by_decline",
+            FlagKind::LowGrowth => "low_growth",
+        }
+    }
+
+    /// Its name in packets and the index.
+    pub fn label(self) -> &'static str {
+        match self {
+            FlagKind::BrightSpot => "Bright spot",
+            FlagKind::GapWidening => "Gap widening",
+            FlagKind::ClosingByDecline => "Closing by decline",
+            FlagKind::LowGrowth => "Growth to watch",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<FlagKind> {
+        FlagKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
 struct Flag {
     school_id: String,
     school_year: String,
     window: String,
     subject: String,
-    flag: &'static str,
+    flag: FlagKind,
     focal: String,
     reference: Option<String>,
     value: f64,
@@ -65,7 +107,7 @@ pub fn table(
         "school_year" => col_of(|f| Some(f.school_year.clone())),
         "window" => col_of(|f| Some(f.window.clone())),
         "subject" => col_of(|f| Some(f.subject.clone())),
-        "flag" => col_of(|f| Some(f.flag.to_string())),
+        "flag" => col_of(|f| Some(f.flag.code().to_string())),
         "focal_group" => col_of(|f| Some(f.focal.clone())),
         "reference_group" => col_of(|f| f.reference.clone()),
         "value" => flags.iter().map(|f| f.value).collect::<Vec<_>>(),
@@ -78,13 +120,13 @@ pub fn table(
 /// threshold; otherwise a narrowing is closing by decline when the reference group fell and
 /// fell by more than the focal group rose, else a bright spot. `None`: no flag (or its rule
 /// is switched off; a narrowing by decline is never relabelled a bright spot).
-pub fn gap_flag(plan: &Plan, change: f64, focal: f64, reference: f64) -> Option<&'static str> {
+pub fn gap_flag(plan: &Plan, change: f64, focal: f64, reference: f64) -> Option<FlagKind> {
     if change > 0.0 {
         return plan
             .flags
             .gap_widening
             .is_some_and(|min| change > min)
-            .then_some("gap_widening");
+            .then_some(FlagKind::GapWidening);
     }
     if change >= 0.0 {
         return None;
@@ -92,9 +134,9 @@ pub fn gap_flag(plan: &Plan, change: f64, focal: f64, reference: f64) -> Option<
     if is_closing_by_decline(change, focal, reference) {
         plan.flags
             .closing_by_decline
-            .then_some("closing_by_decline")
+            .then_some(FlagKind::ClosingByDecline)
     } else {
-        plan.flags.bright_spot.then_some("bright_spot")
+        plan.flags.bright_spot.then_some(FlagKind::BrightSpot)
     }
 }
 
@@ -233,7 +275,7 @@ fn low_growth(plan: &Plan, growth: &DataFrame) -> PolarsResult<Vec<Flag>> {
             school_year: year[i].clone(),
             window: window[i].clone(),
             subject: subject[i].clone(),
-            flag: "low_growth",
+            flag: FlagKind::LowGrowth,
             focal: "all".to_string(),
             reference: None,
             value: p,
@@ -317,7 +359,7 @@ impl Words {
     /// The sentence of a flag on the same-students basis.
     fn same_students(
         &self,
-        flag: &str,
+        flag: FlagKind,
         n: (i64, i64),
         change: f64,
         (low, high): (f64, f64),
@@ -347,10 +389,10 @@ impl Words {
             one_decimal(high)
         );
         match flag {
-            "gap_widening" => {
+            FlagKind::GapWidening => {
                 format!("{head}; the change is larger than year-to-year noise would explain.")
             }
-            "bright_spot" => format!(
+            FlagKind::BrightSpot => format!(
                 "{head}; {} distance from standard rose by {} points on average.",
                 self.focal_possessive,
                 one_decimal(focal)
@@ -368,7 +410,7 @@ impl Words {
     /// The sentence of a flag on the cross-sectional basis.
     fn cross_sectional(
         &self,
-        flag: &str,
+        flag: FlagKind,
         n: (i64, i64),
         (before, now): (f64, f64),
         (focal, reference): (f64, f64),
@@ -380,10 +422,10 @@ impl Words {
             self.counts(n)
         );
         match flag {
-            "gap_widening" => format!(
+            FlagKind::GapWidening => format!(
                 "{lead}, {moved}; the change is larger than year-to-year noise would explain."
             ),
-            "bright_spot" => format!(
+            FlagKind::BrightSpot => format!(
                 "{lead}, {moved}; {} average rose by {} points.",
                 self.focal_possessive,
                 one_decimal(focal)

@@ -6,7 +6,7 @@
 //! mean_all − mean_F = (n_rest/n_all)(mean_rest − mean_F).
 
 use super::cells::CELL;
-use super::{ratio, sorted, suppression};
+use super::{Z95, ratio, sorted, suppression};
 use crate::pipeline::Plan;
 use crate::pipeline::plan::{GapPair, Metric, Target};
 use polars::prelude::*;
@@ -41,9 +41,6 @@ pub const COLUMNS: [&str; 28] = [
     "on_track",
     "suppressed",
 ];
-
-/// z for a two-sided 95% interval.
-pub(super) const Z95: f64 = 1.96;
 
 /// (n, Σx, Σx²) of a metric per cell and group: DFS for mean_dfs; 0/1 indicators (so
 /// Σx = Σx²) for the two percentages, whose n for growth targets is the students with one.

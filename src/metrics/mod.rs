@@ -12,7 +12,7 @@ mod cells;
 mod cohort;
 mod dashboard;
 pub mod disclosure;
-pub(crate) mod flags;
+pub mod flags;
 mod gaps;
 mod groups;
 mod growth;
@@ -30,6 +30,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The school id of the district roll-up.
 pub const DISTRICT: &str = "district";
+
+/// z for a two-sided 95% interval: every interval and "distinguishable" in the tables and
+/// packets uses it.
+pub const Z95: f64 = 1.96;
 
 /// The metric tables in publishing order, each sorted by its key columns.
 pub struct Metrics {

@@ -7,6 +7,7 @@ use super::charts::{
 };
 use super::format::signed_points;
 use super::model::{Packet, Subject};
+use crate::metrics::Z95;
 
 /// The band names a principal knows from the state's reports.
 pub const BAND_NAMES: [&str; 4] = [
@@ -372,7 +373,7 @@ fn gaps(p: &Packet, s: &Subject, when: &str) -> Chart {
             now: g.now,
             then: g
                 .then
-                .map(|(v, se)| (v, se.map(|se| (v - 1.96 * se, v + 1.96 * se)))),
+                .map(|(v, se)| (v, se.map(|se| (v - Z95 * se, v + Z95 * se)))),
             text: if g.suppressed {
                 p.suppressed_text.clone()
             } else {

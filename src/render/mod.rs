@@ -15,6 +15,7 @@ mod tests;
 
 use crate::canonical::Table;
 use crate::ingest::FileRead;
+use crate::metrics::flags::FlagKind;
 use crate::metrics::{DISTRICT, Metrics};
 use crate::pipeline::Plan;
 use crate::publish::{Written, write_file};
@@ -618,15 +619,10 @@ fn write_index(
     let mut levels: Vec<&str> = schools.iter().map(|s| s.level.as_str()).collect();
     levels.sort();
     levels.dedup();
-    let flag_kinds: Vec<(&str, &str)> = [
-        "bright_spot",
-        "gap_widening",
-        "closing_by_decline",
-        "low_growth",
-    ]
-    .into_iter()
-    .map(|f| (f, model::flag_label(f)))
-    .collect();
+    let flag_kinds: Vec<(&str, &str)> = FlagKind::ALL
+        .into_iter()
+        .map(|f| (f.code(), f.label()))
+        .collect();
     let heads: Vec<SubjectHead> = subjects
         .iter()
         .map(|s| SubjectHead {

@@ -4,8 +4,8 @@
 //! no value at all from this point on: only its label and the suppression note.
 
 use super::format::{pct, points, points_plain, signed_pct, signed_points};
-use crate::metrics::DISTRICT;
-use crate::metrics::flags::{group_phrase, is_closing_by_decline, possessive};
+use crate::metrics::flags::{FlagKind, group_phrase, is_closing_by_decline, possessive};
+use crate::metrics::{DISTRICT, Z95};
 use crate::pipeline::Plan;
 use crate::pipeline::plan::Target;
 use polars::prelude::*;
@@ -1504,7 +1504,7 @@ impl<'a> Builder<'a> {
                 kind: flag_label(&f.flag).to_string(),
                 reason: f.reason.clone(),
             };
-            if f.flag == "bright_spot" {
+            if f.flag == FlagKind::BrightSpot.code() {
                 bright.push(note);
             } else {
                 watch.push(note);
@@ -1555,9 +1555,6 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// z for a two-sided 95% interval.
-const Z95: f64 = 1.96;
-
 /// "rose by 6.1 points", "fell by 2.0 points", "did not change".
 fn changed_by(x: f64) -> String {
     if points(x.abs()) == points(0.0) {
@@ -1605,13 +1602,11 @@ pub fn respondent_label(t: &str) -> &str {
     }
 }
 
+/// A flag's name in packets and the index (its code when unknown).
 pub fn flag_label(f: &str) -> &str {
-    match f {
-        "bright_spot" => "Bright spot",
-        "gap_widening" => "Gap widening",
-        "closing_by_decline" => "Closing by decline",
-        "low_growth" => "Growth to watch",
-        other => other,
+    match FlagKind::parse(f) {
+        Some(k) => k.label(),
+        None => f,
     }
 }
 

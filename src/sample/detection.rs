@@ -13,6 +13,7 @@
 //! - A stricter rule is measured beside the contract's: a flag stands only when the same flag
 //!   is raised for the same school, subject and pair at two or more windows of the year.
 
+use crate::metrics::flags::FlagKind;
 use crate::pipeline::plan::Basis;
 use crate::sample::PlantedTrend;
 use polars::prelude::*;
@@ -175,7 +176,7 @@ pub fn study(
         .filter(
             col("school_year")
                 .eq(lit(year))
-                .and(col("flag").neq(lit("low_growth"))),
+                .and(col("flag").neq(lit(FlagKind::LowGrowth.code()))),
         )
         .collect()?;
     let fk: Vec<Vec<String>> = key_cols

@@ -15,6 +15,7 @@ pub use typed::typed_tables;
 pub use write::{Truth, pipeline_toml};
 
 use crate::cli::SampleArgs;
+use crate::metrics::flags::FlagKind;
 use crate::pipeline::plan::Cuts;
 use crate::pipeline::presets;
 use model::*;
@@ -173,9 +174,9 @@ pub fn planted_trends(d: &District) -> Vec<PlantedTrend> {
         let (students, english_learners) =
             rows.fold((0, 0), |(n, el), r| (n + 1, el + usize::from(r.el == "EL")));
         let (moving, change, flag) = match pattern {
-            Pattern::Closing => ("english_learner", PLANTED_SHIFT, "bright_spot"),
-            Pattern::Widening => ("english_learner", -PLANTED_SHIFT, "gap_widening"),
-            Pattern::ClosingByDecline => ("rest", -PLANTED_SHIFT, "closing_by_decline"),
+            Pattern::Closing => ("english_learner", PLANTED_SHIFT, FlagKind::BrightSpot),
+            Pattern::Widening => ("english_learner", -PLANTED_SHIFT, FlagKind::GapWidening),
+            Pattern::ClosingByDecline => ("rest", -PLANTED_SHIFT, FlagKind::ClosingByDecline),
         };
         out.push(PlantedTrend {
             school_id: s.id.clone(),
@@ -193,7 +194,7 @@ pub fn planted_trends(d: &District) -> Vec<PlantedTrend> {
                 .collect(),
             students,
             english_learners,
-            expected_flag: flag.into(),
+            expected_flag: flag.code().into(),
         });
     }
     out
