@@ -129,6 +129,7 @@ fn detection(
             flags,
             trends,
             &year,
+            plan.windows.last().map_or("", |w| w.id.as_str()),
             plan.privacy.min_n_accountability,
         )
         .map_err(Failure::internal)?;

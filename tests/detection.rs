@@ -45,6 +45,7 @@ fn planted_trends_are_found_on_the_same_students_basis() {
             m.table("flags").unwrap(),
             &trends,
             "2025-26",
+            "spring",
             plan.privacy.min_n_accountability,
         )
         .unwrap();
@@ -62,6 +63,13 @@ fn planted_trends_are_found_on_the_same_students_basis() {
     assert_eq!(same.mislabelled(), 1);
     assert_eq!(same.eligible_elsewhere, 981);
     assert_eq!(same.flagged_elsewhere, 37, "3.8%, within the nominal 5%");
+    // Counting only the summative (spring) window: all nine, none mislabelled, 15 of 330 rows
+    // elsewhere. Two windows agreeing: six found, no row elsewhere.
+    assert_eq!(same.found_last_window(), 9);
+    assert_eq!(same.mislabelled_last_window(), 0);
+    assert_eq!(same.elsewhere_by_window["spring"], (330, 15));
+    assert_eq!(same.found_two_windows(), 6);
+    assert_eq!(same.flagged_elsewhere_two_windows, 0);
     let se_same = same.median_se.unwrap();
     assert!((5.0..5.3).contains(&se_same), "{se_same}");
 

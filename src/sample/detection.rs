@@ -10,8 +10,9 @@
 //!   raises another gap flag.
 //! - The *false-flag share* is the share of eligible rows at schools without a planted trend
 //!   that raise a gap flag.
-//! - A stricter rule is measured beside the contract's: a flag stands only when the same flag
-//!   is raised for the same school, subject and pair at two or more windows of the year.
+//! - Two stricter rules are measured beside the contract's: a flag stands only when the same
+//!   flag is raised for the same school, subject and pair at two or more windows of the year;
+//!   or only flags at the year's last (summative) window count.
 
 use crate::metrics::flags::FlagKind;
 use crate::pipeline::plan::Basis;
@@ -32,6 +33,13 @@ pub struct Detection {
     pub flagged_elsewhere: usize,
     /// The same under the two-window rule.
     pub flagged_elsewhere_two_windows: usize,
+    /// Eligible rows and flags elsewhere by window, by pair, and flags by kind, to see where
+    /// false flags come from.
+    pub elsewhere_by_window: BTreeMap<String, (usize, usize)>,
+    pub elsewhere_by_pair: BTreeMap<String, (usize, usize)>,
+    pub elsewhere_by_flag: BTreeMap<String, usize>,
+    /// The year's last window (the summative test).
+    pub last_window: String,
     /// Median standard error of the change on this basis's eligible rows.
     pub median_se: Option<f64>,
 }
@@ -46,6 +54,9 @@ pub struct TrendResult {
     /// Under the two-window rule: the planted flag stands, and other gap flags that stand.
     pub right_two_windows: bool,
     pub wrong_two_windows: Vec<String>,
+    /// At the year's last (summative) window alone: the planted flag, and other gap flags.
+    pub right_last_window: bool,
+    pub wrong_last_window: Vec<String>,
     /// The fewest matched (or tested) students on either side over the eligible rows.
     pub smallest_side: Option<i64>,
 }
@@ -73,6 +84,15 @@ impl Detection {
     }
     pub fn found_two_windows(&self) -> usize {
         self.trends.iter().filter(|t| t.right_two_windows).count()
+    }
+    pub fn found_last_window(&self) -> usize {
+        self.trends.iter().filter(|t| t.right_last_window).count()
+    }
+    pub fn mislabelled_last_window(&self) -> usize {
+        self.trends
+            .iter()
+            .filter(|t| !t.wrong_last_window.is_empty())
+            .count()
     }
     pub fn mislabelled_two_windows(&self) -> usize {
         self.trends
@@ -119,6 +139,7 @@ pub fn study(
     flags: &DataFrame,
     trends: &[PlantedTrend],
     year: &str,
+    last_window: &str,
     min_n_accountability: u32,
 ) -> PolarsResult<Detection> {
     let acc = f64::from(min_n_accountability);
@@ -233,17 +254,29 @@ pub fn study(
             wrong: Vec::new(),
             right_two_windows: false,
             wrong_two_windows: Vec::new(),
+            right_last_window: false,
+            wrong_last_window: Vec::new(),
             smallest_side: None,
         })
         .collect();
     let (mut eligible_elsewhere, mut flagged_elsewhere, mut flagged_two) = (0, 0, 0);
+    let mut by_window: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut by_pair: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut by_flag: BTreeMap<String, usize> = BTreeMap::new();
     for i in 0..eligible.height() {
         let k = key_of(i);
         let flag = flagged.get(&k);
         if !planted.contains(k.0.as_str()) {
             eligible_elsewhere += 1;
+            let w = by_window.entry(k.1.clone()).or_default();
+            let p = by_pair.entry(format!("{} vs {}", k.3, k.4)).or_default();
+            w.0 += 1;
+            p.0 += 1;
             if let Some(f) = flag {
                 flagged_elsewhere += 1;
+                w.1 += 1;
+                p.1 += 1;
+                *by_flag.entry(f.clone()).or_default() += 1;
                 if confirmed(&k, f) {
                     flagged_two += 1;
                 }
@@ -265,8 +298,12 @@ pub fn study(
             Some(f) if *f == r.trend.expected_flag => {
                 r.right += 1;
                 r.right_two_windows |= confirmed(&k, f);
+                r.right_last_window |= k.1 == last_window;
             }
             Some(f) => {
+                if k.1 == last_window && !r.wrong_last_window.contains(f) {
+                    r.wrong_last_window.push(f.clone());
+                }
                 if !r.wrong.contains(f) {
                     r.wrong.push(f.clone());
                 }
@@ -283,6 +320,10 @@ pub fn study(
         eligible_elsewhere,
         flagged_elsewhere,
         flagged_elsewhere_two_windows: flagged_two,
+        elsewhere_by_window: by_window,
+        elsewhere_by_pair: by_pair,
+        elsewhere_by_flag: by_flag,
+        last_window: last_window.to_string(),
         median_se,
     })
 }
@@ -338,6 +379,20 @@ pub fn report(d: &Detection) -> String {
         d.found_two_windows(),
         d.mislabelled_two_windows()
     ));
+    let last = d
+        .elsewhere_by_window
+        .get(&d.last_window)
+        .copied()
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "  at the last window alone ({}): {} found, {} with another label; rows elsewhere flagged {} of {} ({:.1}%)\n",
+        d.last_window,
+        d.found_last_window(),
+        d.mislabelled_last_window(),
+        last.1,
+        last.0,
+        100.0 * ratio(last.1, last.0)
+    ));
     out.push_str(&format!(
         "  eligible rows elsewhere that raise a gap flag: {} of {} ({:.1}%); two-window rule: {} ({:.1}%)\n",
         d.flagged_elsewhere,
@@ -345,6 +400,22 @@ pub fn report(d: &Detection) -> String {
         100.0 * d.false_share(),
         d.flagged_elsewhere_two_windows,
         100.0 * d.false_share_two_windows()
+    ));
+    let share = |m: &BTreeMap<String, (usize, usize)>| {
+        m.iter()
+            .map(|(k, (n, f))| format!("{k} {f}/{n} ({:.1}%)", 100.0 * ratio(*f, *n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out.push_str(&format!(
+        "    by window: {}\n    by pair: {}\n    by flag: {}\n",
+        share(&d.elsewhere_by_window),
+        share(&d.elsewhere_by_pair),
+        d.elsewhere_by_flag
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     out.push_str(&format!(
         "  median standard error of the change on eligible rows: {}\n",
