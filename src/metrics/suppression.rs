@@ -133,9 +133,20 @@ pub struct Outcome {
 impl Outcome {
     /// Rows hidden by each rule, in rule order (rules that hid nothing left out).
     pub fn counts(&self) -> Vec<(Rule, usize)> {
+        self.counts_where(|_| true)
+    }
+
+    /// Rows hidden by each rule among the rows `keep` admits (a table that publishes only some
+    /// of the layout's rows counts only those).
+    pub fn counts_where(&self, keep: impl Fn(usize) -> bool) -> Vec<(Rule, usize)> {
         Rule::ALL
             .iter()
-            .map(|r| (*r, self.rule.iter().filter(|x| **x == Some(*r)).count()))
+            .map(|r| {
+                let n = (0..self.rule.len())
+                    .filter(|&i| self.rule[i] == Some(*r) && keep(i))
+                    .count();
+                (*r, n)
+            })
             .filter(|(_, n)| *n > 0)
             .collect()
     }

@@ -204,6 +204,16 @@ fn cohort_change_takes_part_in_complementary_suppression() {
         .map(|(_, c)| c.iter().map(|(r, n)| (r.code(), *n)).collect())
         .unwrap();
     assert!(counts.contains(&("partition", 2)), "{counts:?}");
+    // The counts are of published rows: they add up to the table's suppressed rows.
+    let table = m.table("cohort_change").unwrap();
+    let suppressed = table
+        .column("suppressed")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .sum()
+        .unwrap() as usize;
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<usize>(), suppressed);
 }
 
 fn flags_of(m: &super::Metrics) -> Vec<(String, String, String)> {
