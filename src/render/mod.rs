@@ -8,6 +8,7 @@ pub mod charts;
 pub mod figures;
 pub mod format;
 mod html;
+mod index;
 pub mod model;
 mod pdf;
 #[cfg(test)]
@@ -15,14 +16,13 @@ mod tests;
 
 use crate::canonical::Table;
 use crate::ingest::FileRead;
-use crate::metrics::flags::FlagKind;
 use crate::metrics::{DISTRICT, Metrics};
 use crate::pipeline::Plan;
 use crate::publish::{Written, write_file};
 use crate::thousands;
 use crate::validate::{Quality, Validated};
 use figures::Figure;
-use format::{pct, signed_points};
+
 pub use model::Provenance;
 use model::{Builder, Packet, Rows, School};
 use polars::prelude::*;
@@ -276,58 +276,6 @@ fn write_packet(
     })
 }
 
-/// One value in the index, with the number it sorts by.
-#[derive(Serialize)]
-struct IndexValue {
-    text: String,
-    sort: String,
-    suppressed: bool,
-}
-
-impl IndexValue {
-    fn of(v: Option<f64>, n: Option<i64>, present: bool, fmt: fn(f64) -> String) -> Self {
-        IndexValue {
-            text: v.map_or_else(|| if present { String::new() } else { "—".into() }, fmt),
-            sort: v.map_or(String::new(), |v| format!("{v:.6}")),
-            suppressed: present && n.is_none(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct IndexGap {
-    text: String,
-    pair: String,
-    sort: String,
-}
-
-#[derive(Serialize)]
-struct IndexFlag {
-    kind: String,
-    subject: String,
-    reason: String,
-}
-
-#[derive(Serialize)]
-struct IndexRow<'a> {
-    school: &'a School,
-    link: String,
-    /// The print-ready PDF beside the HTML packet the name links to.
-    pdf: Option<String>,
-    others: Vec<(String, String)>,
-    values: Vec<IndexValue>,
-    gap: IndexGap,
-    gap_change: IndexValue,
-    flags: Vec<IndexFlag>,
-    flag_kinds: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct SubjectHead {
-    id: String,
-    short: String,
-}
-
 #[allow(clippy::too_many_arguments)]
 fn write_index(
     req: &Request,
@@ -339,251 +287,23 @@ fn write_index(
     formats: Formats,
 ) -> anyhow::Result<(Vec<Written>, usize)> {
     let plan = req.plan;
-    let empty = Rows::default();
-    let year = year.unwrap_or_default();
-    // The index shows the latest window of the current year with scores anywhere.
-    let window = plan
-        .windows
-        .iter()
-        .rev()
-        .find(|w| {
-            rows.baselines
-                .iter()
-                .any(|b| b.key.school_year == year && b.key.window == w.id)
-        })
-        .map(|w| w.id.clone())
-        .unwrap_or_default();
-    let when = format!("{} {year}", label_of(plan, &window));
-    let mut subjects: Vec<String> = Vec::new();
-    for b in &rows.baselines {
-        if b.key.school_year == year && b.key.window == window && !subjects.contains(&b.key.subject)
-        {
-            subjects.push(b.key.subject.clone());
-        }
-    }
-    subjects.sort();
-    let mut out_rows = Vec::new();
-    let mut dfs_by_subject: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    let mut changes_by_subject: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     // Names link to the HTML packet when there is one, else to the PDF.
     let page = if formats.html {
         "packet.html"
     } else {
         "packet.pdf"
     };
-    for s in schools {
-        let own = by_school.get(&s.id).unwrap_or(&empty);
-        let windows: Vec<String> = plan
-            .windows
-            .iter()
-            .filter(|w| {
-                own.baselines
-                    .iter()
-                    .any(|b| b.key.school_year == year && b.key.window == w.id)
-            })
-            .map(|w| w.id.clone())
-            .collect();
-        let link_window = if windows.contains(&window) {
-            window.clone()
-        } else {
-            windows.last().cloned().unwrap_or_default()
-        };
-        let here = (!windows.is_empty()).then(|| packet_dir(&s.id, &link_window));
-        let link = here
-            .as_ref()
-            .map(|d| format!("{d}/{page}"))
-            .unwrap_or_default();
-        let pdf = here
-            .filter(|_| formats.pdf && formats.html)
-            .map(|d| format!("{d}/packet.pdf"));
-        let others = windows
-            .iter()
-            .filter(|w| **w != link_window)
-            .map(|w| {
-                (
-                    label_of(plan, w),
-                    format!("{}/{page}", packet_dir(&s.id, w)),
-                )
-            })
-            .collect();
-        let mut values = Vec::new();
-        for subj in &subjects {
-            let b = own.baselines.iter().find(|b| {
-                b.key.school_year == year
-                    && b.key.window == window
-                    && &b.key.subject == subj
-                    && b.group == "all"
-            });
-            let g = own.growth.iter().find(|g| {
-                g.key.school_year == year
-                    && g.key.window == window
-                    && &g.key.subject == subj
-                    && g.group == "all"
-            });
-            if let Some(v) = b.and_then(|b| b.mean_dfs) {
-                dfs_by_subject.entry(subj).or_default().push(v);
-            }
-            values.push(IndexValue::of(
-                b.and_then(|b| b.mean_dfs),
-                b.and_then(|b| b.n),
-                b.is_some(),
-                signed_points,
-            ));
-            values.push(IndexValue::of(
-                b.and_then(|b| b.pct_met),
-                b.and_then(|b| b.n),
-                b.is_some(),
-                pct,
-            ));
-            values.push(IndexValue::of(
-                g.and_then(|g| g.pct_met),
-                g.and_then(|g| g.n_with_baseline),
-                g.is_some(),
-                pct,
-            ));
-        }
-        let gaps: Vec<&model::Gap> = own
-            .gaps
-            .iter()
-            .filter(|g| {
-                g.key.school_year == year
-                    && g.key.window == window
-                    && g.metric == "mean_dfs"
-                    && !g.suppressed
-                    && plan
-                        .gaps
-                        .pairs
-                        .iter()
-                        .any(|p| p.focal == g.focal && p.reference == g.reference)
-            })
-            .collect();
-        // A pair's change among the same students, where it is shown.
-        let same_change = |g: &model::Gap| {
-            own.cohort_gaps
-                .iter()
-                .find(|c| c.key == g.key && c.focal == g.focal && c.reference == g.reference)
-                .filter(|c| !c.suppressed)
-                .and_then(|c| c.gap_change)
-        };
-        let same_basis = plan.flags.basis == crate::pipeline::plan::Basis::SameStudents;
-        for g in &gaps {
-            let change = if same_basis {
-                same_change(g)
-            } else {
-                g.gap_change
-            };
-            if let Some(c) = change {
-                changes_by_subject
-                    .entry(subject_key(&subjects, &g.key.subject))
-                    .or_default()
-                    .push(c);
-            }
-        }
-        let largest = gaps.iter().filter(|g| g.gap.is_some()).max_by(|a, b| {
-            a.gap
-                .unwrap_or(0.0)
-                .abs()
-                .total_cmp(&b.gap.unwrap_or(0.0).abs())
-        });
-        let label = |id: &str| match id {
-            "rest" => "other students".to_string(),
-            _ => plan.group(id).map_or(id.to_string(), |g| g.label.clone()),
-        };
-        let gap = IndexGap {
-            text: largest
-                .and_then(|g| g.gap)
-                .map_or(String::new(), signed_points),
-            pair: largest.map_or(String::new(), |g| {
-                format!(
-                    "{} vs {}, {}",
-                    label(&g.focal),
-                    label(&g.reference),
-                    crate::metrics::subject_label(&g.key.subject)
-                )
-            }),
-            sort: largest
-                .and_then(|g| g.gap)
-                .map_or(String::new(), |v| format!("{v:.6}")),
-        };
-        // The same students' change where there is one, saying so; else this year's
-        // students against last year's.
-        let (change, basis) = match largest.and_then(|g| same_change(g)) {
-            Some(c) => (Some(c), "same students"),
-            None => (
-                largest.and_then(|g| g.gap_change),
-                "this year's vs last year's students",
-            ),
-        };
-        let mut gap_change = IndexValue::of(change, Some(1), true, signed_points);
-        if change.is_some() {
-            gap_change.text = format!("{} ({basis})", gap_change.text);
-        }
-        let flags: Vec<IndexFlag> = own
-            .flags
-            .iter()
-            .filter(|f| f.school_year == year && f.window == window)
-            .map(|f| IndexFlag {
-                kind: model::flag_label(&f.flag).to_string(),
-                subject: crate::metrics::subject_label(&f.subject),
-                reason: f.reason.clone(),
-            })
-            .collect();
-        let mut flag_kinds: Vec<String> = own
-            .flags
-            .iter()
-            .filter(|f| f.school_year == year && f.window == window)
-            .map(|f| f.flag.clone())
-            .collect();
-        flag_kinds.dedup();
-        flag_kinds.sort();
-        flag_kinds.dedup();
-        out_rows.push(IndexRow {
-            school: s,
-            link,
-            pdf,
-            others,
-            values,
-            gap,
-            gap_change,
-            flags,
-            flag_kinds,
-        });
-    }
-    let district_dfs = |subj: &str| {
-        rows.baselines
-            .iter()
-            .find(|b| {
-                b.key.school_id == DISTRICT
-                    && b.key.school_year == year
-                    && b.key.window == window
-                    && b.key.subject == subj
-                    && b.group == "all"
-            })
-            .and_then(|b| b.mean_dfs)
-    };
-    let hist_subjects: Vec<(String, String, Vec<f64>, Option<f64>)> = dfs_by_subject
-        .iter()
-        .map(|(s, v)| {
-            (
-                s.to_string(),
-                model::subject_title(s),
-                v.clone(),
-                district_dfs(s),
-            )
-        })
-        .collect();
-    let hist_changes: Vec<(String, Vec<f64>)> = changes_by_subject
-        .iter()
-        .map(|(s, v)| (model::subject_title(s), v.clone()))
-        .collect();
+    let ix = index::build(
+        plan,
+        schools,
+        rows,
+        by_school,
+        year,
+        page,
+        formats.pdf && formats.html,
+    );
     let line = req.provenance.line();
-    let basis = match plan.flags.basis {
-        crate::pipeline::plan::Basis::SameStudents => {
-            "among the students tested at the school both years"
-        }
-        crate::pipeline::plan::Basis::CrossSectional => "this year's students against last year's",
-    };
-    let charts = figures::district_charts(&hist_subjects, &hist_changes, &when, basis);
+    let charts = figures::district_charts(&ix.dfs, &ix.gap_changes, &ix.when, ix.basis);
     let mut files = Vec::new();
     let mut views = Vec::new();
     for c in &charts {
@@ -613,34 +333,17 @@ fn write_index(
             table: &c.table,
         });
     }
-    let mut supervisors: Vec<&str> = schools.iter().map(|s| s.supervisor.as_str()).collect();
-    supervisors.sort();
-    supervisors.dedup();
-    let mut levels: Vec<&str> = schools.iter().map(|s| s.level.as_str()).collect();
-    levels.sort();
-    levels.dedup();
-    let flag_kinds: Vec<(&str, &str)> = FlagKind::ALL
-        .into_iter()
-        .map(|f| (f.code(), f.label()))
-        .collect();
-    let heads: Vec<SubjectHead> = subjects
-        .iter()
-        .map(|s| SubjectHead {
-            id: s.clone(),
-            short: crate::metrics::subject_label(s).replace("math", "Math"),
-        })
-        .collect();
     let page = html::page(
         "index.html",
         minijinja::context! {
             district => &plan.district,
             provenance_line => &line,
-            when => &when,
-            subjects => &heads,
-            rows => &out_rows,
-            supervisors => &supervisors,
-            levels => &levels,
-            flag_kinds => &flag_kinds,
+            when => &ix.when,
+            subjects => &ix.heads,
+            rows => &ix.rows,
+            supervisors => &ix.supervisors,
+            levels => &ix.levels,
+            flag_kinds => &ix.flag_kinds,
             figures => &views,
             png => formats.png,
             suppressed_text => model::SUPPRESSED_TEXT,
@@ -648,10 +351,6 @@ fn write_index(
     )?;
     files.push(write_file(dir, "index.html", page.as_bytes())?);
     Ok((files, charts.len()))
-}
-
-fn subject_key<'s>(subjects: &'s [String], s: &str) -> &'s str {
-    subjects.iter().find(|x| *x == s).map_or("", |x| x.as_str())
 }
 
 #[derive(Serialize)]
