@@ -827,6 +827,20 @@ fn derived_checks(
     let base = index(baselines)?;
     let grow = index(growth)?;
     let matched = index(cohort)?;
+    // A cell key (school, year, window, assessment, subject) as a finding names it.
+    let named = |key: &[String]| -> Vec<(String, String)> {
+        [
+            "school_id",
+            "school_year",
+            "window",
+            "assessment",
+            "subject",
+        ]
+        .iter()
+        .zip(key)
+        .map(|(a, b)| (a.to_string(), b.clone()))
+        .collect()
+    };
     // n_with_baseline + n_without_baseline is the baselines row's n: published only with it.
     if let Some(g) = growth {
         let keys = columns(g, crate::metrics::keys("baselines"))?;
@@ -837,17 +851,7 @@ fn derived_checks(
                 out.push(Finding {
                     table: "growth".into(),
                     kind: "derived".into(),
-                    key: [
-                        "school_id",
-                        "school_year",
-                        "window",
-                        "assessment",
-                        "subject",
-                    ]
-                    .iter()
-                    .zip(&key)
-                    .map(|(a, b)| (a.to_string(), b.clone()))
-                    .collect(),
+                    key: named(&key),
                     what: key[5].clone(),
                     values: Vec::new(),
                     relations: vec![
@@ -863,6 +867,16 @@ fn derived_checks(
         k.push(g.to_string());
         m.get(&k) == Some(&false)
     };
+    // A pair may be published when both its sides are (`rest` is `all` minus F, so it needs
+    // `all`) and each has at least min_n_display students.
+    let pair_shown =
+        |m: &BTreeMap<Vec<String>, bool>, key: &[String], f: &str, r: &str, n: (f64, f64)| {
+            let reference = if r == "rest" { "all" } else { r };
+            published(m, key, f)
+                && published(m, key, reference)
+                && n.0 >= f64::from(min_n)
+                && n.1 >= f64::from(min_n)
+        };
     let finding = |table: &str, key: Vec<(String, String)>, what: String, why: String| Finding {
         table: table.into(),
         kind: "derived".into(),
@@ -888,24 +902,8 @@ fn derived_checks(
                 &base
             };
             let (f, r) = (&k[6][i], &k[7][i]);
-            let mut ok = published(source, &key, f);
-            ok &= match r.as_str() {
-                "rest" | "all" => published(source, &key, "all"),
-                g => published(source, &key, g),
-            };
-            ok &= nf[i] >= f64::from(min_n) && nr[i] >= f64::from(min_n);
-            if !ok {
-                let mut named: Vec<(String, String)> = [
-                    "school_id",
-                    "school_year",
-                    "window",
-                    "assessment",
-                    "subject",
-                ]
-                .iter()
-                .zip(&key)
-                .map(|(a, b)| (a.to_string(), b.clone()))
-                .collect();
+            if !pair_shown(source, &key, f, r, (nf[i], nr[i])) {
+                let mut named = named(&key);
                 named.push(("metric".into(), k[5][i].clone()));
                 out.push(finding(
                     "gaps",
@@ -924,21 +922,10 @@ fn derived_checks(
         for i in (0..df.height()).filter(|&i| !supp[i]) {
             let key: Vec<String> = (0..5).map(|c| k[c][i].clone()).collect();
             let (f, r) = (&k[5][i], &k[6][i]);
-            let ok = published(&matched, &key, f)
-                && match r.as_str() {
-                    "rest" | "all" => published(&matched, &key, "all"),
-                    g => published(&matched, &key, g),
-                }
-                && nf[i] >= f64::from(min_n)
-                && nr[i] >= f64::from(min_n);
-            if !ok {
+            if !pair_shown(&matched, &key, f, r, (nf[i], nr[i])) {
                 out.push(finding(
                     "cohort_gaps",
-                    crate::metrics::keys("cohort_gaps")[..5]
-                        .iter()
-                        .zip(&key)
-                        .map(|(a, b)| (a.to_string(), b.clone()))
-                        .collect(),
+                    named(&key),
                     format!("{f} vs {r}"),
                     "a published same-students change between groups cohort_change hides (or of fewer than min_n_display students)".into(),
                 ));
