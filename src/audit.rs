@@ -972,26 +972,10 @@ fn derived_checks(
     if let (Some(df), Some(g)) = (flags, gaps) {
         let k = columns(df, &crate::metrics::keys("flags")[..6])?;
         let reference = texts(df, "reference_group")?;
-        let gk = columns(
-            g,
-            &[
-                "school_id",
-                "school_year",
-                "window",
-                "subject",
-                "focal_group",
-                "reference_group",
-            ],
-        )?;
-        let gsupp: Vec<bool> = hidden(g)?;
-        let mut open: BTreeSet<Vec<String>> = (0..g.height())
-            .filter(|i| !gsupp[*i])
-            .map(|i| gk.iter().map(|c| c[i].clone()).collect())
-            .collect();
-        // Flags on the same-students basis read cohort_gaps.
-        if let Some(c) = cohort_gaps {
-            let ck = columns(
-                c,
+        // The (school, year, window, subject, pair) of each published row of a gap table.
+        let published_pairs = |df: &DataFrame| -> PolarsResult<BTreeSet<Vec<String>>> {
+            let cols = columns(
+                df,
                 &[
                     "school_id",
                     "school_year",
@@ -1001,12 +985,16 @@ fn derived_checks(
                     "reference_group",
                 ],
             )?;
-            let csupp: Vec<bool> = hidden(c)?;
-            open.extend(
-                (0..c.height())
-                    .filter(|i| !csupp[*i])
-                    .map(|i| ck.iter().map(|col| col[i].clone()).collect::<Vec<_>>()),
-            );
+            let supp: Vec<bool> = hidden(df)?;
+            Ok((0..df.height())
+                .filter(|i| !supp[*i])
+                .map(|i| cols.iter().map(|c| c[i].clone()).collect())
+                .collect())
+        };
+        let mut open = published_pairs(g)?;
+        // Flags on the same-students basis read cohort_gaps.
+        if let Some(c) = cohort_gaps {
+            open.extend(published_pairs(c)?);
         }
         for i in 0..df.height() {
             if k[4][i] == FlagKind::LowGrowth.code() {
