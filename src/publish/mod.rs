@@ -11,16 +11,27 @@ pub use manifest::Manifest;
 use fs_err as fs;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 const STAGING: &str = ".staging";
 
 /// The staging folder of the run in progress, for the signal handler.
 static IN_PROGRESS: Mutex<Option<PathBuf>> = Mutex::new(None);
 
+/// Every write into a staging folder holds this shared; the signal handler takes it
+/// exclusively and never lets go, so no render thread can recreate the folder after the
+/// handler has removed it.
+static WRITES: RwLock<()> = RwLock::new(());
+
+fn writing() -> RwLockReadGuard<'static, ()> {
+    WRITES.read().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Remove the run's staging folder and exit when the process is interrupted. Call once.
 pub fn clean_up_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
+        // Waits for writes in flight; held until the process exits.
+        let _stopped = WRITES.write().unwrap_or_else(|e| e.into_inner());
         if let Ok(guard) = IN_PROGRESS.lock()
             && let Some(dir) = guard.as_ref()
         {
@@ -51,6 +62,7 @@ pub struct Written {
 /// Write `contents` at `rel` under `dir` (a staging folder), from any thread; hand the
 /// result to `Staging::adopt` so the manifest lists it.
 pub fn write_file(dir: &Path, rel: &str, contents: &[u8]) -> std::io::Result<Written> {
+    let _open = writing();
     let path = dir.join(rel);
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
@@ -135,6 +147,7 @@ impl Staging {
 
     /// Write a table as Parquet (zstd) at `rel`.
     pub fn parquet(&mut self, rel: &str, df: &mut DataFrame) -> anyhow::Result<()> {
+        let _open = writing();
         let path = self.target(rel)?;
         let mut file = Recording::new(fs::File::create(&path)?);
         let written = ParquetWriter::new(&mut file)
@@ -148,6 +161,7 @@ impl Staging {
 
     /// Write a table as CSV with a header at `rel`.
     pub fn csv(&mut self, rel: &str, df: &mut DataFrame) -> anyhow::Result<()> {
+        let _open = writing();
         let path = self.target(rel)?;
         let mut file = Recording::new(fs::File::create(&path)?);
         let written = CsvWriter::new(&mut file).include_header(true).finish(df);
@@ -158,6 +172,7 @@ impl Staging {
 
     /// Write bytes at `rel`.
     pub fn bytes(&mut self, rel: &str, contents: &[u8]) -> std::io::Result<()> {
+        let _open = writing();
         let path = self.target(rel)?;
         fs::write(&path, contents)?;
         self.record(rel, None)
@@ -184,6 +199,7 @@ impl Staging {
             .unwrap_or(&self.run_id)
             .to_string();
         let mut n = 1;
+        let open = writing();
         loop {
             match std::fs::rename(&self.dir, &self.final_dir) {
                 Ok(()) => break,
@@ -208,6 +224,7 @@ impl Staging {
         }
         self.committed = true;
         *IN_PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        drop(open);
         let latest = root.join("LATEST");
         let newer = std::fs::read_to_string(&latest)
             .map(|current| {
