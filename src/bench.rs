@@ -1,102 +1,338 @@
-//! `equity-gap bench`: the metrics stage alone on a generated district held in memory, with
-//! its time per part and peak memory; and `--detection`, the detection study of the gap flags
-//! on both bases of change.
+//! `equity-gap bench`: what a user waits for. It generates a district on disk (or reuses one
+//! it generated before with the same arguments), then times `equity-gap run` on it with
+//! packets off, as a separate process, and reports each stage's wall time and the process's
+//! peak memory beside the input's size. `--detection` runs the detection study of the gap
+//! flags on both bases of change instead.
 
 use crate::canonical::Table;
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, BenchFormat, SampleArgs};
 use crate::error::{EXIT_USAGE, Failure};
 use crate::pipeline::{self, Plan};
+use crate::sample::model::SurveyVolume;
 use crate::{human_bytes, ingest, metrics, thousands, validate};
+use fs_err as fs;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// `equity-gap bench`: the metrics stage alone on a generated district.
+/// Bumped whenever the generator writes different data for the same arguments, so a cached
+/// district from an older generator is never timed as if it were today's.
+const GENERATOR: u32 = 2;
+
+/// `equity-gap bench`.
 pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let schools = args
         .schools
         .unwrap_or_else(|| (args.students * 85).div_ceil(74_000).max(3));
     if args.repeat == 0 || args.years == 0 || args.students < schools * 5 {
-        return Err(Failure::new(
-            EXIT_USAGE,
-            anyhow::anyhow!(
-                "`--repeat` and `--years` must be at least 1, and `--students` at least 5 per school"
-            ),
-        ));
+        return Err(usage(anyhow::anyhow!(
+            "`--repeat` and `--years` must be at least 1, and `--students` at least 5 per school"
+        )));
     }
-    let toml = crate::sample::pipeline_toml("bench", "", "parquet", None);
-    let plan = pipeline::from_text(&toml, std::path::Path::new("bench.toml"), String::new())?;
-    if let (Some(path), Some(truth)) = (&args.pipeline, &args.truth) {
-        // A district on disk: read and checked as `run` does.
-        let plan = pipeline::load(path)?;
-        let text = fs_err::read_to_string(truth)
-            .map_err(|e| Failure::new(EXIT_USAGE, anyhow::Error::from(e)))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Failure::new(EXIT_USAGE, anyhow::anyhow!("`{}`: {e}", truth.display())))?;
-        let trends: Vec<crate::sample::PlantedTrend> = serde_json::from_value(
-            value.get("trends").cloned().unwrap_or_default(),
+    if args.detection {
+        return detection_study(args, schools);
+    }
+    let district = district(args, schools)?;
+    let pipeline = district.join("bench.toml");
+    let inputs = Inputs::of(&district)?;
+    println!(
+        "district: {} students in {} schools over {} years, {}, {}",
+        thousands(args.students),
+        schools,
+        args.years,
+        format_name(args.format),
+        district.display()
+    );
+    for (table, rows, bytes) in &inputs.tables {
+        println!(
+            "  {table:<17} {:>12} rows {:>10}",
+            thousands(*rows),
+            human_bytes(*bytes)
+        );
+    }
+    println!(
+        "  {:<17} {:>12} rows {:>10}",
+        "total",
+        thousands(inputs.tables.iter().map(|t| t.1).sum()),
+        human_bytes(inputs.tables.iter().map(|t| t.2).sum())
+    );
+
+    let exe = std::env::current_exe().map_err(Failure::internal)?;
+    let mut runs = Vec::new();
+    for i in 0..args.repeat {
+        let out = district.join("bench-runs");
+        let _ = fs::remove_dir_all(&out);
+        let run = child::time(&exe, &pipeline, &out)?;
+        eprintln!(
+            "  run {}: {:.2} s wall, {} peak ({})",
+            i + 1,
+            run.wall,
+            human_bytes(run.peak),
+            run.stages
+                .iter()
+                .map(|(s, t)| format!("{s} {t:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = fs::remove_dir_all(&out);
+        runs.push(run);
+    }
+    print!("{}", summary(&runs));
+    Ok(())
+}
+
+fn usage(e: anyhow::Error) -> Failure {
+    Failure::new(EXIT_USAGE, e)
+}
+
+fn format_name(f: BenchFormat) -> &'static str {
+    match f {
+        BenchFormat::Csv => "CSV",
+        BenchFormat::Parquet => "Parquet",
+    }
+}
+
+/// The district's folder: generated now unless an earlier bench left one for these
+/// arguments. A district is written to a temporary name and renamed when complete, so an
+/// interrupted generation is never reused.
+fn district(args: &BenchArgs, schools: usize) -> Result<PathBuf, Failure> {
+    let root = match &args.data {
+        Some(d) => d.clone(),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("equity-gap/bench"),
+    };
+    let name = format!(
+        "g{GENERATOR}-{}s-{schools}sch-{}y-seed{}-{}{}",
+        args.students,
+        args.years,
+        args.seed,
+        match args.format {
+            BenchFormat::Csv => "csv",
+            BenchFormat::Parquet => "parquet",
+        },
+        if args.dirty { "-dirty" } else { "" }
+    );
+    let dir = root.join(&name);
+    if dir.join("bench.toml").is_file() {
+        eprintln!("reusing the district in `{}`", dir.display());
+        return Ok(dir);
+    }
+    let partial = root.join(format!("{name}.partial.{}", std::process::id()));
+    let clock = Instant::now();
+    eprintln!("generating a district in `{}` ...", dir.display());
+    let sample = SampleArgs {
+        students: args.students,
+        schools,
+        years: args.years,
+        seed: args.seed,
+        out: partial.clone(),
+        dirty: args.dirty,
+        csv: args.format == BenchFormat::Csv,
+        survey: SurveyVolume::Realistic,
+    };
+    crate::sample::write(&sample).map_err(usage)?;
+    let text = fs::read_to_string(partial.join("pipeline.toml")).map_err(Failure::internal)?;
+    fs::write(
+        partial.join("bench.toml"),
+        format!("{text}\n[outputs]\n# Tables only: the benchmark times the engine, not packets.\nformats = []\n"),
+    )
+    .map_err(Failure::internal)?;
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(Failure::internal)?;
+    }
+    fs::rename(&partial, &dir).map_err(Failure::internal)?;
+    eprintln!("  generated in {:.1} s", clock.elapsed().as_secs_f64());
+    Ok(dir)
+}
+
+/// The input files of a district: per table, rows (from its truth file) and bytes on disk.
+struct Inputs {
+    tables: Vec<(String, usize, u64)>,
+}
+
+impl Inputs {
+    fn of(dir: &Path) -> Result<Inputs, Failure> {
+        let truth: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(dir.join("truth.json")).map_err(Failure::internal)?,
         )
-        .map_err(|e| {
-            Failure::new(
-                EXIT_USAGE,
-                anyhow::anyhow!("`{}`: trends: {e}", truth.display()),
-            )
-        })?;
+        .map_err(Failure::internal)?;
+        let mut tables = Vec::new();
+        for t in Table::ALL {
+            let name = t.name();
+            let rows = truth["rows"][name].as_u64().unwrap_or(0) as usize;
+            let bytes = ["csv", "parquet"]
+                .iter()
+                .filter_map(|ext| fs::metadata(dir.join(format!("{name}.{ext}"))).ok())
+                .map(|m| m.len())
+                .sum();
+            tables.push((name.to_string(), rows, bytes));
+        }
+        Ok(Inputs { tables })
+    }
+}
+
+/// One timed run.
+struct Timed {
+    wall: f64,
+    peak: u64,
+    /// Each stage's wall time in seconds, as the run's manifest records it.
+    stages: Vec<(String, f64)>,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// Medians (and ranges) over the runs: wall time, peak memory and each stage.
+fn summary(runs: &[Timed]) -> String {
+    let mut out = format!(
+        "\n{} run{} of `equity-gap run` with packets off (median, with the range):\n",
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" }
+    );
+    let line = |name: &str, xs: Vec<f64>, unit: &dyn Fn(f64) -> String| {
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!(
+            "  {name:<12} {:>10}   ({} to {})\n",
+            unit(median(xs)),
+            unit(lo),
+            unit(hi)
+        )
+    };
+    let secs = |s: f64| format!("{s:.2} s");
+    let bytes = |b: f64| human_bytes(b as u64);
+    out.push_str(&line("wall", runs.iter().map(|r| r.wall).collect(), &secs));
+    out.push_str(&line(
+        "peak memory",
+        runs.iter().map(|r| r.peak as f64).collect(),
+        &bytes,
+    ));
+    if let Some(first) = runs.first() {
+        for (stage, _) in &first.stages {
+            let xs = runs
+                .iter()
+                .filter_map(|r| r.stages.iter().find(|(s, _)| s == stage).map(|(_, t)| *t))
+                .collect();
+            out.push_str(&line(stage, xs, &secs));
+        }
+    }
+    out
+}
+
+/// Running `equity-gap run` as a child process, with its wall time and peak resident memory.
+mod child {
+    use super::{Failure, Timed};
+    use fs_err as fs;
+    use std::path::Path;
+    use std::time::Instant;
+
+    pub fn time(exe: &Path, pipeline: &Path, out: &Path) -> Result<Timed, Failure> {
+        let log = out.with_extension("log");
+        let stderr = fs::File::create(&log).map_err(Failure::internal)?;
+        let clock = Instant::now();
+        let child = std::process::Command::new(exe)
+            .arg("run")
+            .arg(pipeline)
+            .arg("--out")
+            .arg(out)
+            .arg("--quiet")
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr.into_parts().0)
+            .spawn()
+            .map_err(Failure::internal)?;
+        let (status, peak) = wait(child.id());
+        let wall = clock.elapsed().as_secs_f64();
+        if status != Some(0) {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            return Err(Failure::internal(anyhow::anyhow!(
+                "`equity-gap run {}` failed (exit {status:?}):\n{text}",
+                pipeline.display()
+            )));
+        }
+        let _ = fs::remove_file(&log);
+        // The run publishes under `<out>/<pipeline name>/`; it is the only folder there.
+        let root = fs::read_dir(out)
+            .map_err(Failure::internal)?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("LATEST").is_file())
+            .ok_or_else(|| Failure::internal(anyhow::anyhow!("the run published no folder")))?;
+        let latest = fs::read_to_string(root.join("LATEST")).map_err(Failure::internal)?;
+        let manifest: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(root.join(latest.trim()).join("manifest.json"))
+                .map_err(Failure::internal)?,
+        )
+        .map_err(Failure::internal)?;
+        let stages = manifest["timings_ms"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| {
+                        Some((t["stage"].as_str()?.to_string(), t["ms"].as_f64()? / 1000.0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Timed { wall, peak, stages })
+    }
+
+    /// Wait for the child and read its resource usage: the kernel's record of its peak
+    /// resident memory, which no sampling can miss.
+    fn wait(pid: u32) -> (Option<i32>, u64) {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for the kernel to overwrite.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes only through the two pointers, which live for the call.
+        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+        if r < 0 {
+            return (None, 0);
+        }
+        let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        // ru_maxrss is in kilobytes on Linux.
+        (code, usage.ru_maxrss as u64 * 1024)
+    }
+}
+
+/// `equity-gap bench --detection` on a generated district (held in memory) or, with
+/// `--pipeline` and `--truth`, on a district on disk read as `run` reads it.
+fn detection_study(args: &BenchArgs, schools: usize) -> Result<(), Failure> {
+    if let (Some(path), Some(truth)) = (&args.pipeline, &args.truth) {
+        let plan = pipeline::load(path)?;
+        let text = fs::read_to_string(truth).map_err(|e| usage(anyhow::Error::from(e)))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| usage(anyhow::anyhow!("`{}`: {e}", truth.display())))?;
+        let trends: Vec<crate::sample::PlantedTrend> =
+            serde_json::from_value(value.get("trends").cloned().unwrap_or_default())
+                .map_err(|e| usage(anyhow::anyhow!("`{}`: trends: {e}", truth.display())))?;
         let raw = ingest::ingest(&plan)?;
         let validated = validate::validate(raw, &plan).map_err(Failure::internal)?;
         return detection(&plan, &validated.tables, &trends);
     }
+    let survey = SurveyVolume::Light;
+    let toml = crate::sample::pipeline_toml("bench", "", "parquet", None, survey);
+    let plan = pipeline::from_text(&toml, Path::new("bench.toml"), String::new())?;
     let clock = Instant::now();
-    let district = crate::sample::generate(args.students, schools, args.years, args.seed);
+    let district = crate::sample::generate(args.students, schools, args.years, args.seed, survey);
     let tables = crate::sample::typed_tables(&district).map_err(Failure::internal)?;
     let trends = crate::sample::planted_trends(&district);
     drop(district);
-    let rows = |t: Table| tables.get(&t).map_or(0, |df| df.height());
     eprintln!(
-        "generated {} students in {} schools over {} years in {:.1} s: {} students rows, {} scores, {} survey responses",
+        "generated {} students in {} schools over {} years in {:.1} s",
         thousands(args.students),
         schools,
         args.years,
         clock.elapsed().as_secs_f64(),
-        thousands(rows(Table::Students)),
-        thousands(rows(Table::Assessments)),
-        thousands(rows(Table::SurveyResponses)),
     );
-    if args.detection {
-        return detection(&plan, &tables, &trends);
-    }
-    let frames: usize = tables.values().map(|df| df.estimated_size()).sum();
-    memory::release_freed();
-    let baseline_rss = memory::reset_peak();
-    let mut times = Vec::new();
-    let mut out_rows = 0;
-    for i in 0..args.repeat {
-        let clock = Instant::now();
-        let m = metrics::compute(&plan, &tables).map_err(Failure::internal)?;
-        let secs = clock.elapsed().as_secs_f64();
-        out_rows = m.tables.iter().map(|(_, df)| df.height()).sum();
-        let parts: Vec<String> = m
-            .timings
-            .iter()
-            .map(|(part, s)| format!("{part} {s:.2}"))
-            .collect();
-        eprintln!("  run {}: {:.2} s ({})", i + 1, secs, parts.join(", "));
-        times.push(secs);
-    }
-    let peak = memory::peak();
-    times.sort_by(f64::total_cmp);
-    println!(
-        "metrics stage, {} students ({} scores, {} survey responses) -> {} metric rows: best {:.2} s, median {:.2} s over {} runs; peak memory {} (resident before computing: {}, of which input tables {})",
-        thousands(args.students),
-        thousands(rows(Table::Assessments)),
-        thousands(rows(Table::SurveyResponses)),
-        thousands(out_rows),
-        times[0],
-        times[times.len() / 2],
-        times.len(),
-        peak.map_or("unknown".to_string(), human_bytes),
-        baseline_rss.map_or("unknown".to_string(), human_bytes),
-        human_bytes(frames as u64),
-    );
-    Ok(())
+    detection(&plan, &tables, &trends)
 }
 
 /// `equity-gap bench --detection`: the detection study on both bases of change.
@@ -137,35 +373,4 @@ fn detection(
         print!("{}", detection::report(&d));
     }
     Ok(())
-}
-
-/// The process's resident memory, from `/proc/self` (Linux).
-mod memory {
-    fn status(field: &str) -> Option<u64> {
-        let text = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = text.lines().find(|l| l.starts_with(field))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024)
-    }
-
-    /// Give memory the allocator holds but no longer uses back to the system.
-    /// The binary allocates with mimalloc (see `main.rs`).
-    pub fn release_freed() {
-        // SAFETY: mi_collect only frees mimalloc's empty pages and segments; it touches no live
-        // allocation.
-        unsafe {
-            libmimalloc_sys::mi_collect(true);
-        }
-    }
-
-    /// Reset the high-water mark to the current resident size, and return that size.
-    pub fn reset_peak() -> Option<u64> {
-        std::fs::write("/proc/self/clear_refs", "5").ok()?;
-        status("VmRSS:")
-    }
-
-    /// The high-water mark of resident memory since the last reset.
-    pub fn peak() -> Option<u64> {
-        status("VmHWM:")
-    }
 }

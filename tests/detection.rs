@@ -7,12 +7,13 @@
 
 use equity_gap::metrics;
 use equity_gap::pipeline::{self, plan::Basis};
+use equity_gap::sample::model::SurveyVolume;
 use equity_gap::sample::{self, detection};
 use std::path::Path;
 
 #[test]
 fn planted_trends_are_found_on_the_same_students_basis() {
-    let district = sample::generate(74_000, 85, 4, 2026);
+    let district = sample::generate(74_000, 85, 4, 2026, SurveyVolume::Light);
     let trends = sample::planted_trends(&district);
     let tables = sample::typed_tables(&district).unwrap();
     drop(district);
@@ -29,7 +30,7 @@ fn planted_trends_are_found_on_the_same_students_basis() {
     let study = |basis: Basis| {
         let toml = format!(
             "{}\n[flags]\nbasis = \"{}\"\n",
-            sample::pipeline_toml("t", "", "parquet", None),
+            sample::pipeline_toml("t", "", "parquet", None, SurveyVolume::Light),
             basis.name()
         );
         let plan =

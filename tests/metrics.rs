@@ -7,6 +7,7 @@ use crate::util::*;
 use equity_gap::canonical::Table;
 use equity_gap::metrics::{self, Metrics};
 use equity_gap::pipeline::{self, Plan};
+use equity_gap::sample::model::SurveyVolume;
 use equity_gap::sample::{self, District, model};
 use polars::prelude::*;
 use proptest::prelude::*;
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 fn sample_plan() -> Plan {
-    let toml = sample::pipeline_toml("t", "", "parquet", None);
+    let toml = sample::pipeline_toml("t", "", "parquet", None, SurveyVolume::Light);
     pipeline::from_text(&toml, Path::new("/t/pipeline.toml"), String::new()).unwrap()
 }
 
@@ -44,7 +45,7 @@ struct Recovery {
 fn recovery() -> &'static Recovery {
     static DISTRICT: std::sync::OnceLock<Recovery> = std::sync::OnceLock::new();
     DISTRICT.get_or_init(|| {
-        let district = sample::generate(20_000, 24, 3, 5);
+        let district = sample::generate(20_000, 24, 3, 5, SurveyVolume::Light);
         let tables = sample::typed_tables(&district).unwrap();
         let metrics = metrics::compute(&sample_plan(), &tables).unwrap();
         Recovery { district, metrics }
@@ -247,10 +248,12 @@ fn typed_tables_equal_what_validation_accepts() {
         out: dir.path().to_path_buf(),
         dirty: false,
         csv: false,
+        survey: SurveyVolume::Light,
     };
     equity_gap::sample::write(&args).unwrap();
     let validated = validate_file(&dir.path().join("pipeline.toml"));
-    let typed = sample::typed_tables(&sample::generate(1500, 6, 2, 3)).unwrap();
+    let typed =
+        sample::typed_tables(&sample::generate(1500, 6, 2, 3, SurveyVolume::Light)).unwrap();
     for (table, df) in &typed {
         let v = validated.table(*table).unwrap();
         assert!(v.equals_missing(df), "{table}:\n{v}\n{df}");

@@ -4,6 +4,7 @@
 use crate::util::*;
 use equity_gap::canonical::Table;
 use equity_gap::cli::SampleArgs;
+use equity_gap::sample::model::SurveyVolume;
 use polars::prelude::*;
 use std::path::Path;
 
@@ -22,6 +23,7 @@ fn sample(
         out: out.to_path_buf(),
         dirty,
         csv: true,
+        survey: SurveyVolume::Light,
     })
     .unwrap();
     serde_json::from_slice(&std::fs::read(out.join("truth.json")).unwrap()).unwrap()
@@ -261,6 +263,7 @@ fn the_cli_writes_a_district_its_pipeline_runs_on() {
 #[test]
 fn the_shipped_sample_data_is_what_its_readme_command_writes() {
     // sample_data/README.md: --students 74000 --schools 85 --years 4 --seed 2026 --dirty
+    // --survey light
     let dir = tempdir();
     equity_gap::sample::write(&SampleArgs {
         students: 74_000,
@@ -270,6 +273,7 @@ fn the_shipped_sample_data_is_what_its_readme_command_writes() {
         out: dir.path().to_path_buf(),
         dirty: true,
         csv: false,
+        survey: SurveyVolume::Light,
     })
     .unwrap();
     let shipped = root().join("sample_data");

@@ -7,10 +7,11 @@ use super::model::{
     Baseline, Builder, CellKey, CohortGap, Gap, Matched, Provenance, Rows, SUPPRESSED_TEXT, School,
 };
 use crate::pipeline::{self, Plan};
+use crate::sample::model::SurveyVolume;
 use std::path::Path;
 
 fn plan() -> Plan {
-    let text = crate::sample::pipeline_toml("t", "", "parquet", None);
+    let text = crate::sample::pipeline_toml("t", "", "parquet", None, SurveyVolume::Light);
     pipeline::from_text(&text, Path::new("/t/pipeline.toml"), String::new())
         .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -117,7 +117,7 @@ pub fn inject(d: &mut District, seed: u64) -> Faults {
     let k = count(d.survey.len());
     let picks = disjoint(&mut rng, d.survey.len(), k, 4);
     for &i in &picks[0] {
-        d.survey[i].respondent_id = String::new();
+        d.survey[i].blank_id = true;
     }
     note("survey_responses", "missing_required", picks[0].len());
     for &i in &picks[1] {
@@ -125,11 +125,11 @@ pub fn inject(d: &mut District, seed: u64) -> Faults {
     }
     note("survey_responses", "out_of_range", picks[1].len());
     for &i in &picks[2] {
-        d.survey[i].item_id = "Q99".into();
+        d.survey[i].item = super::UNKNOWN_ITEM;
     }
     note("survey_responses", "unknown_code", picks[2].len());
     for &i in &picks[3] {
-        let mut copy = d.survey[i].clone();
+        let mut copy = d.survey[i];
         copy.response = if copy.response == 3 { 4 } else { 3 };
         d.survey.push(copy);
     }

@@ -35,7 +35,13 @@ pub fn write(args: &SampleArgs) -> anyhow::Result<Truth> {
     if args.students < args.schools * 5 {
         anyhow::bail!("`--students` must be at least 5 per school");
     }
-    let mut district = generate(args.students, args.schools, args.years, args.seed);
+    let mut district = generate(
+        args.students,
+        args.schools,
+        args.years,
+        args.seed,
+        args.survey,
+    );
     let faults = if args.dirty {
         Some(faults::inject(&mut district, args.seed))
     } else {
@@ -120,15 +126,68 @@ pub struct ScoreRow {
     pub test_date: chrono::NaiveDate,
 }
 
-#[derive(Clone)]
+/// One survey response, kept small (a district of a million students answers over a hundred
+/// million): ids are numbers and indices, turned into text only when written.
+#[derive(Clone, Copy)]
 pub struct SurveyRow {
-    pub respondent_id: String,
-    pub respondent_type: &'static str,
-    pub school_id: String,
+    /// The student's id for students and parents; the staff member's number at the school.
+    pub who: u64,
+    pub kind: RespondentKind,
+    /// The respondent id was left blank (a planted fault).
+    pub blank_id: bool,
+    /// Index into `District::schools`.
+    pub school: u32,
     pub year: i32,
-    pub window: &'static str,
-    pub item_id: String,
-    pub response: i32,
+    /// Index into `SURVEY_WINDOWS`.
+    pub window: u8,
+    /// Index into `District::items`; `UNKNOWN_ITEM` for an item the district never asked.
+    pub item: u16,
+    pub response: i8,
+}
+
+/// The windows a survey is given in.
+pub const SURVEY_WINDOWS: [&str; 2] = ["fall", "spring"];
+const SPRING: u8 = 1;
+/// An item id no item table lists (a planted fault).
+pub const UNKNOWN_ITEM: u16 = u16::MAX;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RespondentKind {
+    Student,
+    Staff,
+    Parent,
+}
+
+impl RespondentKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            RespondentKind::Student => "student",
+            RespondentKind::Staff => "staff",
+            RespondentKind::Parent => "parent",
+        }
+    }
+}
+
+impl SurveyRow {
+    /// The respondent id as the district's survey platform exports it.
+    pub fn respondent_id(&self, schools: &[School]) -> String {
+        if self.blank_id {
+            return String::new();
+        }
+        match self.kind {
+            RespondentKind::Student => self.who.to_string(),
+            RespondentKind::Parent => format!("P{}", self.who),
+            RespondentKind::Staff => {
+                format!("T{}-{:03}", schools[self.school as usize].id, self.who)
+            }
+        }
+    }
+
+    pub fn item_id<'d>(&self, items: &'d [Item]) -> &'d str {
+        items
+            .get(self.item as usize)
+            .map_or("Q99", |i| i.id.as_str())
+    }
 }
 
 pub struct Item {
@@ -214,6 +273,7 @@ pub struct District {
     pub scores: Vec<ScoreRow>,
     pub items: Vec<Item>,
     pub survey: Vec<SurveyRow>,
+    pub survey_volume: SurveyVolume,
     pub enrolled_first_year: usize,
     /// year -> subject -> group -> true spring DFS over tested students.
     pub true_means: BTreeMap<String, BTreeMap<String, BTreeMap<String, TrueMean>>>,
@@ -502,7 +562,13 @@ fn groups_of(st: &Student) -> Vec<&'static str> {
     g
 }
 
-pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) -> District {
+pub fn generate(
+    n_students: usize,
+    n_schools: usize,
+    n_years: usize,
+    seed: u64,
+    survey_volume: SurveyVolume,
+) -> District {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let schools = make_schools(n_schools, &mut rng);
     let mut by_level: BTreeMap<&'static str, Vec<(usize, f64)>> = BTreeMap::new();
@@ -533,7 +599,12 @@ pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) 
     let mut rows = Vec::new();
     let mut scores = Vec::new();
     let mut survey = Vec::new();
-    let items = make_items();
+    let constructs = survey_volume.constructs();
+    let items = make_items(constructs);
+    let survey_windows: &[u8] = match survey_volume {
+        SurveyVolume::Light => &[SPRING],
+        SurveyVolume::Realistic => &[0, SPRING],
+    };
     let mut true_means = BTreeMap::new();
     let mut true_growth = BTreeMap::new();
 
@@ -615,9 +686,21 @@ pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) 
                 }
             }
             st.last_spring = tested_grade.map(|_| spring);
-            survey_answers(&mut g, st, school, year, &items, &mut survey);
+            let survey_at = SurveyAt {
+                constructs,
+                items: &items,
+                year,
+            };
+            for &window in survey_windows {
+                survey_answers(&mut g, st, &survey_at, window, &mut survey);
+            }
         }
-        staff_and_parent_surveys(&mut g, &schools, &students, year, &items, &mut survey);
+        let survey_at = SurveyAt {
+            constructs,
+            items: &items,
+            year,
+        };
+        staff_and_parent_surveys(&mut g, &students, &survey_at, &mut survey);
         let mut by_subject: BTreeMap<String, BTreeMap<String, TrueMean>> = BTreeMap::new();
         for ((subj, key), (n, sum)) in sums {
             by_subject
@@ -654,6 +737,7 @@ pub fn generate(n_students: usize, n_schools: usize, n_years: usize, seed: u64) 
         scores,
         items,
         survey,
+        survey_volume,
         enrolled_first_year: n_students,
         true_means,
         true_growth,
@@ -707,10 +791,10 @@ fn advance_year(
     *students = next;
 }
 
-fn make_items() -> Vec<Item> {
+fn make_items(constructs: &[ConstructDef]) -> Vec<Item> {
     let mut items = Vec::new();
     let mut n = 0;
-    for c in &CONSTRUCTS {
+    for c in constructs {
         let (construct, label, rtype, reversed) = (c.id, c.label, c.respondent_type, c.reversed);
         for k in 0..c.items {
             n += 1;
@@ -753,15 +837,21 @@ fn answer(rng: &mut ChaCha8Rng, favorable: bool, reversed: bool) -> i32 {
     if reversed { 6 - v } else { v }
 }
 
+/// The survey of one school year: its constructs and items.
+struct SurveyAt<'a> {
+    constructs: &'static [ConstructDef],
+    items: &'a [Item],
+    year: i32,
+}
+
 fn survey_answers(
     g: &mut Generator<'_>,
     st: &Student,
-    school: &School,
-    year: i32,
-    items: &[Item],
+    at: &SurveyAt<'_>,
+    window: u8,
     out: &mut Vec<SurveyRow>,
 ) {
-    // Students in grades 3–12 take the spring climate survey; about 80% respond.
+    // Students in grades 4–12 take the climate survey; about 80% respond each time.
     if st.grade < 4 || g.rng.random::<f64>() >= 0.8 {
         return;
     }
@@ -778,43 +868,54 @@ fn survey_answers(
         logit
     };
     let respondent = Respondent {
-        id: st.id.clone(),
-        kind: "student",
-        school,
-        year,
+        who: student_number(&st.id),
+        kind: RespondentKind::Student,
+        school: st.school,
+        window,
     };
-    respond(g, &respondent, items, shift, out);
+    respond(g, &respondent, at, shift, out);
+}
+
+/// Generated student ids are numbers.
+fn student_number(id: &str) -> u64 {
+    id.parse().expect("generated student ids are numbers")
 }
 
 /// Who answers a survey, where and when.
-struct Respondent<'s> {
-    id: String,
-    kind: &'static str,
-    school: &'s School,
-    year: i32,
+struct Respondent {
+    who: u64,
+    kind: RespondentKind,
+    school: usize,
+    window: u8,
 }
 
-/// One respondent's spring answers to every item of their survey: favorable with probability
+/// One respondent's answers to every item of their survey: favorable with probability
 /// sigmoid(construct base + school climate + `shift`).
 fn respond(
     g: &mut Generator<'_>,
-    who: &Respondent<'_>,
-    items: &[Item],
+    who: &Respondent,
+    at: &SurveyAt<'_>,
     shift: impl Fn(&ConstructDef) -> f64,
     out: &mut Vec<SurveyRow>,
 ) {
-    for c in CONSTRUCTS.iter().filter(|c| c.respondent_type == who.kind) {
-        let p = sigmoid(c.base + who.school.climate + shift(c));
-        for item in items.iter().filter(|i| i.construct == c.id) {
+    let climate = g.schools[who.school].climate;
+    let kind = who.kind.code();
+    for c in at.constructs.iter().filter(|c| c.respondent_type == kind) {
+        let p = sigmoid(c.base + climate + shift(c));
+        for (index, item) in at.items.iter().enumerate() {
+            if item.construct != c.id {
+                continue;
+            }
             let fav = g.rng.random::<f64>() < p;
             out.push(SurveyRow {
-                respondent_id: who.id.clone(),
-                respondent_type: who.kind,
-                school_id: who.school.id.clone(),
-                year: who.year,
-                window: "spring",
-                item_id: item.id.clone(),
-                response: answer(&mut g.rng, fav, item.reversed),
+                who: who.who,
+                kind: who.kind,
+                blank_id: false,
+                school: who.school as u32,
+                year: at.year,
+                window: who.window,
+                item: index as u16,
+                response: answer(&mut g.rng, fav, item.reversed) as i8,
             });
         }
     }
@@ -822,44 +923,42 @@ fn respond(
 
 fn staff_and_parent_surveys(
     g: &mut Generator<'_>,
-    schools: &[School],
     students: &[Student],
-    year: i32,
-    items: &[Item],
+    at: &SurveyAt<'_>,
     out: &mut Vec<SurveyRow>,
 ) {
-    let mut enrolment = vec![0usize; schools.len()];
+    let n_schools = g.schools.len();
+    let mut enrolment = vec![0usize; n_schools];
     for st in students {
         enrolment[st.school] += 1;
     }
-    for (si, school) in schools.iter().enumerate() {
-        let n_staff = 20 + enrolment[si] / 25;
+    for (si, &enrolled) in enrolment.iter().enumerate() {
+        let n_staff = 20 + enrolled / 25;
         for k in 0..n_staff {
             if g.rng.random::<f64>() >= 0.85 {
                 continue;
             }
             let warmth = g.normal.sample(&mut g.rng) * 0.6;
             let respondent = Respondent {
-                id: format!("T{}-{k:03}", school.id),
-                kind: "staff",
-                school,
-                year,
+                who: k as u64,
+                kind: RespondentKind::Staff,
+                school: si,
+                window: SPRING,
             };
-            respond(g, &respondent, items, |_| warmth, out);
+            respond(g, &respondent, at, |_| warmth, out);
         }
     }
     for st in students {
         if g.rng.random::<f64>() >= 0.2 {
             continue;
         }
-        let school = &schools[st.school];
         let warmth = g.normal.sample(&mut g.rng) * 0.6;
         let respondent = Respondent {
-            id: format!("P{}", st.id),
-            kind: "parent",
-            school,
-            year,
+            who: student_number(&st.id),
+            kind: RespondentKind::Parent,
+            school: st.school,
+            window: SPRING,
         };
-        respond(g, &respondent, items, |_| warmth, out);
+        respond(g, &respondent, at, |_| warmth, out);
     }
 }

@@ -107,6 +107,48 @@ pub const CONSTRUCTS: [ConstructDef; 8] = [
     k("staff_safety", "Staff: safety", "staff", 2, None, 1.3),
     k("family_engagement", "Families: engagement and welcome", "parent", 3, Some(0), 1.2),
 ];
+/// How much of a climate survey the district gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SurveyVolume {
+    /// 32 items on 8 constructs for students in grades 4–12, fall and spring; 15 items each
+    /// for staff and families in spring (about 8 million responses at 74,000 students over
+    /// three years).
+    Realistic,
+    /// 15 items on 5 constructs for students, spring only; 5 for staff and 3 for families
+    /// (a small demonstration district).
+    Light,
+}
+
+impl SurveyVolume {
+    pub fn constructs(self) -> &'static [ConstructDef] {
+        match self {
+            SurveyVolume::Realistic => &REALISTIC_CONSTRUCTS,
+            SurveyVolume::Light => &CONSTRUCTS,
+        }
+    }
+}
+
+/// The realistic survey: students in grades 4–12 answer 32 items on 8 constructs in fall and
+/// spring; staff and families answer 15 climate items each in spring.
+#[rustfmt::skip]
+pub const REALISTIC_CONSTRUCTS: [ConstructDef; 14] = [
+    k("sense_of_belonging", "Sense of belonging", "student", 4, Some(2), 0.6),
+    k("growth_mindset", "Growth mindset", "student", 4, None, 0.8),
+    k("self_management", "Self-management", "student", 4, None, 1.0),
+    k("safety", "Safety", "student", 4, Some(1), 0.7),
+    k("climate_of_support", "Climate of support for academic learning", "student", 4, None, 0.9),
+    k("self_efficacy", "Self-efficacy", "student", 4, None, 0.5),
+    k("social_awareness", "Social awareness", "student", 4, Some(3), 0.9),
+    k("teacher_relationships", "Teacher-student relationships", "student", 4, None, 1.0),
+    k("staff_climate", "Staff: climate of support", "staff", 5, None, 1.1),
+    k("staff_safety", "Staff: safety", "staff", 5, None, 1.3),
+    k("staff_collaboration", "Staff: collaboration", "staff", 5, Some(4), 0.9),
+    k("family_engagement", "Families: engagement and welcome", "parent", 5, Some(0), 1.2),
+    k("family_safety", "Families: safety", "parent", 5, None, 1.4),
+    k("family_communication", "Families: communication", "parent", 5, None, 1.0),
+];
+
 /// Planted survey effects on the logit of a favorable answer to sense of belonging.
 pub const BELONGING_EFFECT_EL: f64 = -0.4;
 pub const BELONGING_EFFECT_AA: f64 = -0.5;

@@ -62,7 +62,7 @@ pub fn typed_tables(d: &District) -> PolarsResult<BTreeMap<Table, DataFrame>> {
         "reversed" => d.items.iter().map(|i| i.reversed).collect::<Vec<_>>(),
         "text" => d.items.iter().map(|i| i.text.as_str()).collect::<Vec<_>>(),
     ]?;
-    let survey = write::survey_frame(d)?;
+    let survey = write::survey_frame(d, &d.survey)?;
     Ok(BTreeMap::from([
         (Table::Schools, schools),
         (Table::Students, students),

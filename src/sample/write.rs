@@ -4,7 +4,8 @@
 //! `truth.json`.
 
 use super::faults::Faults;
-use super::{District, Pattern, TrueMean, model};
+use super::model::SurveyVolume;
+use super::{District, Pattern, SURVEY_WINDOWS, SurveyRow, TrueMean, model};
 use crate::cli::SampleArgs;
 use fs_err as fs;
 use polars::prelude::*;
@@ -87,16 +88,20 @@ pub(super) fn schools_frame(d: &District) -> PolarsResult<DataFrame> {
 }
 
 /// The survey responses extract, already in canonical columns and codes.
-pub(super) fn survey_frame(d: &District) -> PolarsResult<DataFrame> {
-    let sv = &d.survey;
+pub(super) fn survey_frame(d: &District, rows: &[SurveyRow]) -> PolarsResult<DataFrame> {
+    let years: BTreeMap<i32, String> = d
+        .years
+        .iter()
+        .map(|&y| (y, crate::canonical::SchoolYear(y).to_string()))
+        .collect();
     df![
-        "respondent_id" => sv.iter().map(|r| r.respondent_id.as_str()).collect::<Vec<_>>(),
-        "respondent_type" => sv.iter().map(|r| r.respondent_type).collect::<Vec<_>>(),
-        "school_id" => sv.iter().map(|r| r.school_id.as_str()).collect::<Vec<_>>(),
-        "school_year" => sv.iter().map(|r| crate::canonical::SchoolYear(r.year).to_string()).collect::<Vec<_>>(),
-        "window" => sv.iter().map(|r| r.window).collect::<Vec<_>>(),
-        "item_id" => sv.iter().map(|r| r.item_id.as_str()).collect::<Vec<_>>(),
-        "response" => sv.iter().map(|r| r.response).collect::<Vec<_>>(),
+        "respondent_id" => rows.iter().map(|r| r.respondent_id(&d.schools)).collect::<Vec<_>>(),
+        "respondent_type" => rows.iter().map(|r| r.kind.code()).collect::<Vec<_>>(),
+        "school_id" => rows.iter().map(|r| d.schools[r.school as usize].id.as_str()).collect::<Vec<_>>(),
+        "school_year" => rows.iter().map(|r| years[&r.year].as_str()).collect::<Vec<_>>(),
+        "window" => rows.iter().map(|r| SURVEY_WINDOWS[r.window as usize]).collect::<Vec<_>>(),
+        "item_id" => rows.iter().map(|r| r.item_id(&d.items)).collect::<Vec<_>>(),
+        "response" => rows.iter().map(|r| i32::from(r.response)).collect::<Vec<_>>(),
     ]
 }
 
@@ -158,14 +163,9 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
     ]?;
     write_csv(&out.join("survey_items.csv"), &mut items, b'|')?;
 
-    let mut survey = survey_frame(d)?;
-    write_table(
-        &out.join(format!("survey_responses.{ext}")),
-        &mut survey,
-        args.csv,
-    )?;
+    write_survey(&out.join(format!("survey_responses.{ext}")), d, args.csv)?;
 
-    let toml = pipeline_toml("sample", "", ext, None);
+    let toml = pipeline_toml("sample", "", ext, None, d.survey_volume);
     fs::write(out.join("pipeline.toml"), toml)?;
 
     let truth = Truth {
@@ -182,7 +182,7 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
             ("students".to_string(), students.height()),
             ("assessments".to_string(), scores.height()),
             ("survey_items".to_string(), items.height()),
-            ("survey_responses".to_string(), survey.height()),
+            ("survey_responses".to_string(), d.survey.len()),
         ]),
         effects: Effects {
             subjects: ["ela", "math"],
@@ -231,6 +231,43 @@ fn write_table(path: &Path, df: &mut DataFrame, csv: bool) -> anyhow::Result<()>
     }
 }
 
+/// Rows of survey responses turned into text at a time: a district of a million students
+/// answers over a hundred million, more than fits in memory as text.
+const SURVEY_CHUNK: usize = 4_000_000;
+
+fn write_survey(path: &Path, d: &District, csv: bool) -> anyhow::Result<()> {
+    let fail = |e: PolarsError| anyhow::anyhow!("cannot write `{}`: {e}", path.display());
+    let first = survey_frame(d, &d.survey[..d.survey.len().min(SURVEY_CHUNK)])?;
+    let schema = first.schema().clone();
+    let file = std::io::BufWriter::new(fs::File::create(path)?);
+    let chunks = std::iter::once(Ok(first)).chain(
+        d.survey
+            .chunks(SURVEY_CHUNK)
+            .skip(1)
+            .map(|rows| survey_frame(d, rows)),
+    );
+    if csv {
+        let mut writer = CsvWriter::new(file)
+            .include_header(true)
+            .batched(&schema)
+            .map_err(fail)?;
+        for chunk in chunks {
+            writer.write_batch(&chunk?).map_err(fail)?;
+        }
+        writer.finish().map_err(fail)?;
+    } else {
+        let mut writer = ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .batched(&schema)
+            .map_err(fail)?;
+        for chunk in chunks {
+            writer.write_batch(&chunk?).map_err(fail)?;
+        }
+        writer.finish().map_err(fail)?;
+    }
+    Ok(())
+}
+
 fn write_csv(path: &Path, df: &mut DataFrame, sep: u8) -> anyhow::Result<()> {
     let mut file = fs::File::create(path)?;
     CsvWriter::new(&mut file)
@@ -243,13 +280,20 @@ fn write_csv(path: &Path, df: &mut DataFrame, sep: u8) -> anyhow::Result<()> {
 
 /// The pipeline definition that reads a sample district written with extension `ext` from
 /// `data_dir` (relative to the pipeline file; empty for the same folder).
-pub fn pipeline_toml(name: &str, data_dir: &str, ext: &str, out_dir: Option<&str>) -> String {
+pub fn pipeline_toml(
+    name: &str,
+    data_dir: &str,
+    ext: &str,
+    out_dir: Option<&str>,
+    survey: SurveyVolume,
+) -> String {
     let out = out_dir.map_or(String::new(), |d| {
         format!(
             "\n[outputs]\n# Runs publish under this folder, relative to this file.\ndir = \"{d}\"\n"
         )
     });
-    let constructs: String = model::CONSTRUCTS
+    let constructs: String = survey
+        .constructs()
         .iter()
         .map(|c| (c.id, c.label))
         .map(|(id, label)| format!("  {{ id = \"{id}\", label = \"{label}\" }},\n"))
