@@ -3,6 +3,7 @@
 mod util;
 
 mod detection;
+mod exactness;
 mod hostile;
 mod ingest_formats;
 mod metrics;
