@@ -631,23 +631,79 @@ proptest! {
     }
 }
 
-/// `bench` runs the metrics stage on a generated district and reports time and memory.
+/// `bench` generates a district on disk once, times whole runs of it, and reports the
+/// input's size, each stage and the peak memory.
 #[test]
-fn bench_reports_time_and_memory() {
-    let out = bin()
-        .args([
-            "bench",
-            "--students",
-            "1500",
-            "--schools",
-            "5",
-            "--repeat",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(text.starts_with("metrics stage, 1,500 students"), "{text}");
-    assert!(text.contains("peak memory"), "{text}");
+fn bench_times_whole_runs_from_files() {
+    let cache = tempdir();
+    let bench = || {
+        bin()
+            .args([
+                "bench",
+                "--students",
+                "1500",
+                "--schools",
+                "5",
+                "--repeat",
+                "2",
+            ])
+            .args(["--format", "parquet", "--data"])
+            .arg(cache.path())
+            .output()
+            .unwrap()
+    };
+    let first = bench();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = stdout(&first);
+    assert!(
+        text.starts_with("district: 1,500 students in 5 schools over 3 years, Parquet"),
+        "{text}"
+    );
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            cache
+                .path()
+                .join("g2-1500s-5sch-3y-seed2026-parquet/truth.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let responses = truth["rows"]["survey_responses"].as_u64().unwrap() as usize;
+    assert!(
+        text.contains(&format!(
+            "{:<17} {:>12} rows",
+            "survey_responses",
+            equity_gap::thousands(responses)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 runs of `equity-gap run` with packets off"),
+        "{text}"
+    );
+    for stage in [
+        "wall",
+        "peak memory",
+        "ingest",
+        "validate",
+        "metrics",
+        "tables",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(stage)),
+            "{stage}: {text}"
+        );
+    }
+    assert!(stderr(&first).contains("generating a district"));
+    // The second bench with the same arguments reuses the district.
+    let second = bench();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("reusing the district"),
+        "{}",
+        stderr(&second)
+    );
+    // The runs' own folders are gone; only the district is kept.
+    let kept: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().collect();
+    assert_eq!(kept.len(), 1);
 }
