@@ -405,10 +405,16 @@ impl BlankToNull for Expr {
 pub fn decode(input: &Input, path: &Path, bytes: Vec<u8>) -> Result<String, IngestError> {
     match input.encoding {
         Encoding::Utf8 => {
-            let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-            match std::str::from_utf8(body) {
-                Ok(s) => Ok(s.to_string()),
+            let mut bytes = bytes;
+            if bytes.starts_with(b"\xEF\xBB\xBF") {
+                bytes.drain(..3);
+            }
+            // Checked in place and moved, not copied: an extract can be gigabytes.
+            match String::from_utf8(bytes) {
+                Ok(s) => Ok(s),
                 Err(e) => {
+                    let body = e.as_bytes();
+                    let e = e.utf8_error();
                     let at = e.valid_up_to();
                     let before = &body[..at];
                     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -434,7 +440,11 @@ pub fn decode(input: &Input, path: &Path, bytes: Vec<u8>) -> Result<String, Inge
         // windows-1252 (a superset for every printable character).
         Encoding::Windows1252 | Encoding::Latin1 => {
             let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
-            Ok(text.trim_start_matches('\u{FEFF}').to_string())
+            let mut text = text.into_owned();
+            if text.starts_with('\u{FEFF}') {
+                text.drain(..'\u{FEFF}'.len_utf8());
+            }
+            Ok(text)
         }
     }
 }
