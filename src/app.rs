@@ -86,7 +86,8 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         args.pipeline.display()
     );
 
-    let raw = ingest::ingest(&plan)?;
+    let progress = crate::progress::Progress::new(args.quiet);
+    let raw = ingest::ingest_with(&plan, &progress)?;
     for t in &raw {
         for f in &t.files {
             eprintln!(
@@ -100,7 +101,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     let inputs: Vec<ingest::FileRead> = raw.iter().flat_map(|t| t.files.clone()).collect();
     lap("ingest", &mut timings);
 
-    let validated = validate::validate(raw, &plan).map_err(Failure::internal)?;
+    let validated = validate::validate_with(raw, &plan, &progress).map_err(Failure::internal)?;
     lap("validate", &mut timings);
     if let Some(clash) = validate::school_folder_clash(&validated) {
         return Err(Failure::new(EXIT_DATA, anyhow::anyhow!("{clash}; nothing was published")).hint(Some(
@@ -112,7 +113,8 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
 
     let selected = select_schools(&validated, args.schools.as_deref())?;
 
-    let metrics = metrics::compute(&plan, &validated.tables).map_err(Failure::internal)?;
+    let metrics =
+        metrics::compute_with(&plan, &validated.tables, &progress).map_err(Failure::internal)?;
     lap("metrics", &mut timings);
     print_metrics(&plan, &metrics);
 
@@ -403,7 +405,7 @@ fn print_metrics(plan: &Plan, m: &Metrics) {
 /// `equity-gap check`: the definition, and that every input can be read with its columns.
 fn check(args: &CheckArgs) -> Result<(), Failure> {
     let plan = pipeline::load(&args.pipeline)?;
-    let files = ingest::check_inputs(&plan)?;
+    let files = ingest::check_inputs(&plan, &crate::progress::Progress::new(false))?;
     let rows: usize = files.iter().map(|f| f.rows).sum();
     println!(
         "ok: pipeline `{}` ({} windows, {} assessments, {} groups, {} gap pairs); {} input files, {} rows",

@@ -21,6 +21,7 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
+pub mod progress;
 pub mod publish;
 pub mod render;
 pub mod sample;

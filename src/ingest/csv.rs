@@ -7,11 +7,13 @@ use polars::prelude::*;
 use std::io::Cursor;
 use std::path::Path;
 
+/// The file's rows as text, the line each starts on, and whether every value is already
+/// trimmed with blanks as nulls (see `Scan::trimmed`).
 pub fn read(
     input: &Input,
     path: &Path,
     bytes: Vec<u8>,
-) -> Result<(DataFrame, Vec<i64>), IngestError> {
+) -> Result<(DataFrame, Vec<i64>, bool), IngestError> {
     let text = decode(input, path, bytes)?;
     let malformed = |message: String| IngestError::Malformed {
         table: input.table,
@@ -21,7 +23,7 @@ pub fn read(
     };
     let scan = scan(text.as_bytes(), input.delimiter).map_err(malformed)?;
     super::check_header(&scan.header).map_err(malformed)?;
-    let starts = scan.starts;
+    let (starts, trimmed) = (scan.starts, scan.trimmed);
     if starts.is_empty() {
         return Err(malformed("the file is empty (no header row)".into()));
     }
@@ -33,6 +35,7 @@ pub fn read(
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .with_raise_if_empty(false)
+        .with_rechunk(true)
         .with_parse_options(parse)
         .into_reader_with_file_handle(Cursor::new(text.into_bytes()))
         .finish()
@@ -45,7 +48,7 @@ pub fn read(
             df.height()
         )));
     }
-    Ok((df, lines))
+    Ok((df, lines, trimmed))
 }
 
 /// What one pass over the text finds: the 1-based line on which each non-blank record starts
@@ -55,6 +58,16 @@ struct Scan {
     starts: Vec<usize>,
     /// The header's field names, unquoted.
     header: Vec<String>,
+    /// No field is quoted or starts or ends with whitespace (or with a non-ASCII byte, which
+    /// may be Unicode whitespace): every value is already trimmed, and a blank is an empty
+    /// field, which the parser reads as null. Ingest then skips trimming the whole table.
+    trimmed: bool,
+}
+
+/// A byte at a field's edge that trimming might remove: ASCII whitespace, or a byte of a
+/// multi-byte character (some are Unicode whitespace).
+fn trimmable(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x0b || b >= 0x80
 }
 
 /// Walk the text once: find where records start, and refuse what would make Polars split
@@ -68,6 +81,8 @@ fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     let mut record_start = 1;
     let mut record_has_content = false;
     let mut fields = 1;
+    let mut trimmed = true;
+    let mut field_start = true;
     let mut header_fields = None;
     let mut end_record = |start: usize,
                           fields: usize,
@@ -89,6 +104,14 @@ fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     let mut i = 0;
     while i < text.len() {
         let b = text[i];
+        if field_start && !in_quotes {
+            // The field's first byte (a CRLF ending an empty field is not whitespace in it).
+            let ends_empty = b == b'\n' || (b == b'\r' && text.get(i + 1) == Some(&b'\n'));
+            if !(b == delimiter || ends_empty) && trimmable(b) {
+                trimmed = false;
+            }
+            field_start = false;
+        }
         match b {
             0 => {
                 let utf16 = text.iter().take(200).filter(|&&b| b == 0).count() > 50;
@@ -108,6 +131,7 @@ fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
                 ));
             }
             b'"' => {
+                trimmed = false;
                 if !in_quotes {
                     quote_line = line;
                 }
@@ -115,6 +139,20 @@ fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
                 record_has_content = true;
             }
             b'\n' if !in_quotes => {
+                // The field's last byte, before a CRLF's CR.
+                let end = if i > 0 && text[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
+                if end > 0
+                    && text[end - 1] != delimiter
+                    && text[end - 1] != b'\n'
+                    && trimmable(text[end - 1])
+                {
+                    trimmed = false;
+                }
+                field_start = true;
                 if record_has_content {
                     end_record(record_start, fields, &mut starts)?;
                 }
@@ -126,6 +164,14 @@ fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
             b'\n' => line += 1,
             b'\r' => {}
             _ if b == delimiter && !in_quotes => {
+                if i > 0
+                    && text[i - 1] != delimiter
+                    && text[i - 1] != b'\n'
+                    && trimmable(text[i - 1])
+                {
+                    trimmed = false;
+                }
+                field_start = true;
                 fields += 1;
                 record_has_content = true;
             }
@@ -141,9 +187,18 @@ fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     if record_has_content {
         end_record(record_start, fields, &mut starts)?;
     }
+    // The last field of a file without a final newline.
+    if let Some(&last) = text.last()
+        && last != b'\n'
+        && last != delimiter
+        && trimmable(last)
+    {
+        trimmed = false;
+    }
     Ok(Scan {
         starts,
         header: header_names(text, delimiter),
+        trimmed,
     })
 }
 
@@ -194,6 +249,26 @@ mod tests {
         assert_eq!(starts(b""), Vec::<usize>::new());
         // A delimiter inside quotes is not a field boundary.
         assert_eq!(starts(b"a,b\n\"1,5\",2\n"), vec![1, 2]);
+    }
+
+    #[test]
+    fn whether_values_are_already_trimmed() {
+        let trimmed = |t: &str| scan(t.as_bytes(), b',').unwrap().trimmed;
+        assert!(trimmed("a,b\n1,2\n"));
+        assert!(trimmed("a,b\n1,\n,2"));
+        assert!(trimmed("a,b\r\n1,\r\n,2\r\n"));
+        assert!(trimmed("a,b\n\n1,2\n"));
+        assert!(!trimmed("a,b\n 1,2\n"));
+        assert!(!trimmed("a,b\n1 ,2\n"));
+        assert!(!trimmed("a,b\n1,2 \n"));
+        assert!(!trimmed("a,b\n1,2 \r\n"));
+        assert!(!trimmed("a,b\n1,\t2"));
+        assert!(!trimmed("a,b\n1,2 "));
+        assert!(!trimmed("a,b\n1,  \n"));
+        assert!(!trimmed("a,b\n\"1\",2\n"));
+        assert!(!trimmed("a,b\n1,\u{a0}2\n"));
+        assert!(!trimmed("a,b\n1,2\u{3000}\n"));
+        assert!(!trimmed("a,b\n1\r,2\n"));
     }
 
     #[test]

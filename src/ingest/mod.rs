@@ -9,6 +9,7 @@ mod xlsx;
 
 use crate::canonical::Table;
 use crate::pipeline::plan::{Encoding, Format, Input, Plan};
+use crate::progress::Progress;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -145,35 +146,49 @@ impl IngestError {
 
 /// Read every input of the plan.
 pub fn ingest(plan: &Plan) -> Result<Vec<RawTable>, IngestError> {
-    plan.inputs.iter().map(read_input).collect()
+    ingest_with(plan, &Progress::hidden())
+}
+
+/// Read every input of the plan, showing the bytes of each file read.
+pub fn ingest_with(plan: &Plan, progress: &Progress) -> Result<Vec<RawTable>, IngestError> {
+    plan.inputs
+        .iter()
+        .map(|input| read_input(input, progress))
+        .collect()
 }
 
 /// Check that every input exists, decodes and has its required columns. Each file is read
 /// whole, so an undecodable byte or a broken quote anywhere is found now, not at night.
-pub fn check_inputs(plan: &Plan) -> Result<Vec<FileRead>, IngestError> {
+pub fn check_inputs(plan: &Plan, progress: &Progress) -> Result<Vec<FileRead>, IngestError> {
     let mut out = Vec::new();
     for input in &plan.inputs {
-        out.extend(read_input(input)?.files);
+        out.extend(read_input(input, progress)?.files);
     }
     Ok(out)
 }
 
 /// Read one input (all its files) into a raw table.
-pub fn read_input(input: &Input) -> Result<RawTable, IngestError> {
+pub fn read_input(input: &Input, progress: &Progress) -> Result<RawTable, IngestError> {
     let mut frames = Vec::new();
     let mut files = Vec::new();
     for (file_index, path) in input.paths.iter().enumerate() {
-        let bytes = read_bytes(input.table, path)?;
+        let bytes = read_bytes(input.table, path, progress)?;
+        let _parsing = progress.spinner(format!(
+            "parsing {} ({})",
+            input.table,
+            crate::human_bytes(bytes.len() as u64)
+        ));
         let sha256 = crate::pipeline::hex(&Sha256::digest(&bytes));
         let n_bytes = bytes.len() as u64;
         // The readers are other people's parsers fed whatever a district's systems wrote; a
         // panic in one is a file that cannot be read, reported as such, never a crash.
         let read = quiet_panics::catch(|| match input.format {
             Format::Csv => csv::read(input, path, bytes),
-            Format::Parquet => read_parquet(input.table, path, bytes),
-            Format::Xlsx => xlsx::read(input, path, bytes),
+            // Parquet and XLSX values may carry padding: always trimmed.
+            Format::Parquet => read_parquet(input.table, path, bytes).map(|(df, l)| (df, l, false)),
+            Format::Xlsx => xlsx::read(input, path, bytes).map(|(df, l)| (df, l, false)),
         });
-        let (frame, lines) = read.unwrap_or_else(|at| {
+        let (frame, lines, trimmed) = read.unwrap_or_else(|at| {
             Err(IngestError::Malformed {
                 table: input.table,
                 path: path.clone(),
@@ -183,7 +198,7 @@ pub fn read_input(input: &Input) -> Result<RawTable, IngestError> {
                 ),
             })
         })?;
-        let frame = to_canonical(input, path, frame, lines, file_index)?;
+        let frame = to_canonical(input, path, frame, lines, file_index, trimmed)?;
         if frame.height() == 0 {
             return Err(IngestError::Malformed {
                 table: input.table,
@@ -276,8 +291,26 @@ pub fn format_name(f: Format) -> &'static str {
     }
 }
 
-fn read_bytes(table: Table, path: &Path) -> Result<Vec<u8>, IngestError> {
-    std::fs::read(path).map_err(|source| match source.kind() {
+/// The whole file, read in large blocks so progress can show how far it has come.
+fn read_bytes(table: Table, path: &Path, progress: &Progress) -> Result<Vec<u8>, IngestError> {
+    use std::io::Read;
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        let bar = progress.bytes(format!("reading {table}"), len);
+        let mut bytes = Vec::with_capacity(len as usize);
+        let mut block = vec![0u8; 8 << 20];
+        loop {
+            let n = file.read(&mut block)?;
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&block[..n]);
+            bar.inc(n as u64);
+        }
+        Ok(bytes)
+    };
+    read().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => IngestError::Missing {
             table,
             path: path.to_path_buf(),
@@ -324,13 +357,14 @@ pub fn check_header(names: &[String]) -> Result<(), String> {
 }
 
 /// Rename vendor columns to canonical ones, check required columns, and turn every value
-/// into trimmed text with blanks as nulls.
+/// into trimmed text with blanks as nulls (unless the reader found it so already).
 fn to_canonical(
     input: &Input,
     path: &Path,
     frame: DataFrame,
     lines: Vec<i64>,
     file_index: usize,
+    trimmed: bool,
 ) -> Result<DataFrame, IngestError> {
     let present: Vec<String> = frame
         .get_column_names()
@@ -349,14 +383,17 @@ fn to_canonical(
     for col_def in input.table.columns() {
         let vendor = input.vendor_name(col_def.name);
         match find(vendor) {
-            Some(actual) => exprs.push(
-                col(actual.as_str())
-                    .cast(DataType::String)
-                    .str()
-                    .strip_chars(lit(NULL))
-                    .pipe_blank_to_null()
+            Some(actual) => {
+                let text = col(actual.as_str()).cast(DataType::String);
+                exprs.push(
+                    if trimmed {
+                        text
+                    } else {
+                        text.str().strip_chars(lit(NULL)).pipe_blank_to_null()
+                    }
                     .alias(col_def.name),
-            ),
+                )
+            }
             None if col_def.required => missing.push(if vendor == col_def.name {
                 format!("`{vendor}`")
             } else {

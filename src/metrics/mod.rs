@@ -25,6 +25,7 @@ mod tests;
 
 use crate::canonical::{SchoolYear, Table};
 use crate::pipeline::Plan;
+use crate::progress::Progress;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -78,10 +79,21 @@ pub fn keys(table: &str) -> &'static [&'static str] {
 
 /// Compute every metric table the plan asks for.
 pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Metrics> {
+    compute_with(plan, tables, &Progress::hidden())
+}
+
+/// `compute`, showing the parts done so far.
+pub fn compute_with(
+    plan: &Plan,
+    tables: &BTreeMap<Table, DataFrame>,
+    progress: &Progress,
+) -> PolarsResult<Metrics> {
+    let spinner = progress.spinner("computing metrics".into());
     let mut clock = std::time::Instant::now();
     let mut timings = Vec::new();
     let mut lap = |part: &'static str| {
         timings.push((part, clock.elapsed().as_secs_f64()));
+        spinner.message(format!("computing metrics (done: {part})"));
         clock = std::time::Instant::now();
     };
     let empty = DataFrame::empty();

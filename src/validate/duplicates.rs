@@ -9,10 +9,14 @@ use polars::prelude::*;
 /// Split valid rows into (kept, superseded); superseded holds only the row order column.
 /// Kept rows stay in file order.
 ///
-/// Keys are nearly always unique, so rows are first counted per key (a hash aggregation) and
-/// only the rows that share a key are sorted by the tie-break order.
+/// Assessments' keys are nearly always unique, so rows are first counted per key (a hash
+/// aggregation) and only the rows that share a key are sorted by the tie-break order. `rows`
+/// come in file order.
 pub fn resolve(table: Table, rows: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
     let key: Vec<Expr> = table.unique_key().iter().map(|c| col(*c)).collect();
+    if table != Table::Assessments {
+        return keep_last_in_file(rows, key);
+    }
     let counted = rows
         .lazy()
         .with_column(len().over(key.clone())?.gt(lit(1)).alias("__shared"))
@@ -53,6 +57,32 @@ pub fn resolve(table: Table, rows: DataFrame) -> PolarsResult<(DataFrame, DataFr
         .sort([SEQ_COL], SortMultipleOptions::default())
         .collect()?;
     let superseded = contested
+        .lazy()
+        .filter(col("__keep").not())
+        .select([col(SEQ_COL)])
+        .collect()?;
+    Ok((kept, superseded))
+}
+
+/// The later row in the file wins: a row is kept when it is the last of its key. One hash
+/// aggregation marks the rows and one filter keeps them, in file order, with no sort (the
+/// survey responses of a large district are tens of millions of rows).
+fn keep_last_in_file(rows: DataFrame, key: Vec<Expr>) -> PolarsResult<(DataFrame, DataFrame)> {
+    let marked = rows
+        .lazy()
+        .with_column(
+            col(SEQ_COL)
+                .eq(col(SEQ_COL).max().over(key)?)
+                .alias("__keep"),
+        )
+        .collect()?;
+    let kept = marked
+        .clone()
+        .lazy()
+        .filter(col("__keep"))
+        .drop(by_name(["__keep"], true, false))
+        .collect()?;
+    let superseded = marked
         .lazy()
         .filter(col("__keep").not())
         .select([col(SEQ_COL)])

@@ -14,6 +14,7 @@ pub use rules::Reason;
 use crate::canonical::Table;
 use crate::ingest::{RawTable, SEQ_COL};
 use crate::pipeline::Plan;
+use crate::progress::Progress;
 use polars::prelude::*;
 use rules::{Check, column_rules, first_failure, typed};
 use serde::Serialize;
@@ -65,6 +66,15 @@ impl TableQuality {
 /// Validate every raw table. Tables are checked in dependency order: schools before the
 /// tables that name a school, survey items before responses.
 pub fn validate(raw: Vec<RawTable>, plan: &Plan) -> PolarsResult<Validated> {
+    validate_with(raw, plan, &Progress::hidden())
+}
+
+/// `validate`, showing which table is being checked.
+pub fn validate_with(
+    raw: Vec<RawTable>,
+    plan: &Plan,
+    progress: &Progress,
+) -> PolarsResult<Validated> {
     let mut raw: BTreeMap<Table, RawTable> = raw.into_iter().map(|r| (r.table, r)).collect();
     let mut tables = BTreeMap::new();
     let mut quarantines = Vec::new();
@@ -73,6 +83,10 @@ pub fn validate(raw: Vec<RawTable>, plan: &Plan) -> PolarsResult<Validated> {
         let Some(r) = raw.remove(&table) else {
             continue;
         };
+        let _checking = progress.spinner(format!(
+            "checking {table}: {} rows",
+            crate::thousands(r.frame.height())
+        ));
         let extra = cross_table_checks(table, &tables, plan)?;
         let (accepted, quarantined) = check_table(&r, plan, extra)?;
         let read = r.frame.height();
@@ -146,6 +160,9 @@ fn check_table(
             JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
         );
     }
+    if !extra.columns.is_empty() {
+        lf = lf.with_columns(extra.columns);
+    }
     checks.extend(extra.checks);
     let failure = first_failure(checks);
     let checked = lf
@@ -200,6 +217,8 @@ fn check_table(
 struct ExtraChecks {
     /// Lookup frames left-joined onto the typed columns before the checks run.
     joins: Vec<(DataFrame, Vec<String>)>,
+    /// Lookup columns computed from the typed columns before the checks run.
+    columns: Vec<Expr>,
     checks: Vec<Check>,
 }
 
@@ -210,6 +229,7 @@ fn cross_table_checks(
 ) -> PolarsResult<ExtraChecks> {
     let mut extra = ExtraChecks {
         joins: Vec::new(),
+        columns: Vec::new(),
         checks: Vec::new(),
     };
     if matches!(
@@ -258,26 +278,27 @@ fn cross_table_checks(
             });
         }
         Table::SurveyResponses => {
+            // Each response's item type and scale, looked up by expression rather than a
+            // join: a join would copy every column of every response to add three.
             let items = done.get(&Table::SurveyItems).cloned().unwrap_or_default();
-            let lookup = if items.height() > 0 {
-                items
-                    .lazy()
-                    .select([
-                        col("item_id").alias(typed("item_id")),
-                        col("respondent_type").alias("__item_type"),
-                        col("scale_min").alias("__min"),
-                        col("scale_max").alias("__max"),
-                    ])
-                    .collect()?
-            } else {
-                df![
-                    typed("item_id") => Vec::<String>::new(),
-                    "__item_type" => Vec::<String>::new(),
-                    "__min" => Vec::<i32>::new(),
-                    "__max" => Vec::<i32>::new(),
-                ]?
+            let by_item = |from: &str, to: &str, dtype: DataType| -> PolarsResult<Expr> {
+                if items.height() == 0 {
+                    return Ok(lit(NULL).cast(dtype).alias(to));
+                }
+                Ok(col(typed("item_id"))
+                    .replace_strict(
+                        lit(items.column("item_id")?.as_materialized_series().clone()),
+                        lit(items.column(from)?.as_materialized_series().clone()),
+                        Some(lit(NULL).cast(dtype.clone())),
+                        Some(dtype),
+                    )
+                    .alias(to))
             };
-            extra.joins.push((lookup, vec![typed("item_id")]));
+            extra.columns.extend([
+                by_item("respondent_type", "__item_type", DataType::String)?,
+                by_item("scale_min", "__min", DataType::Int32)?,
+                by_item("scale_max", "__max", DataType::Int32)?,
+            ]);
             let item = col(typed("item_id"));
             extra.checks.push(Check {
                 reason: Reason::UnknownCode,

@@ -159,25 +159,24 @@ pub fn column_rules(
                 Some(y) => Mapped::Ok(y.to_string()),
                 None => Mapped::BadType,
             })?;
-            let (typed_expr, status) = mapping.exprs(def.name);
             checks.push(Check {
                 reason: Reason::BadType,
                 column: def.name,
-                failed: status.eq(lit("bad_type")).fill_null(lit(false)),
+                failed: mapping.has(def.name, "bad_type"),
                 detail: value_detail("is not a school year like 2024-25"),
             });
-            typed_expr
+            mapping.typed(def.name)
         }
         Kind::Code(list) => {
             let members = plan.code_members(list);
             let book = plan.codebook.get(def.name);
             let mapping =
                 map_distinct(frame, def.name, |v| classify_code(list, &members, book, v))?;
-            let (mapped, status) = mapping.exprs(def.name);
+            let mapped = mapping.typed(def.name);
             checks.push(Check {
                 reason: Reason::UnknownCode,
                 column: def.name,
-                failed: status.clone().eq(lit("unknown_code")).fill_null(lit(false)),
+                failed: mapping.has(def.name, "unknown_code"),
                 detail: value_detail(&format!(
                     "is not a known {} code{}",
                     def.name,
@@ -191,7 +190,7 @@ pub fn column_rules(
             checks.push(Check {
                 reason: Reason::OutOfRange,
                 column: def.name,
-                failed: status.eq(lit("out_of_range")).fill_null(lit(false)),
+                failed: mapping.has(def.name, "out_of_range"),
                 detail: value_detail("is outside the grades TK, K, 1–12"),
             });
             if list == CodeList::YesNo {
@@ -263,24 +262,40 @@ struct Mapping {
 }
 
 impl Mapping {
-    /// (typed value, status) expressions; status is null for blanks.
-    fn exprs(self, name: &str) -> (Expr, Expr) {
-        let raw = Series::new("raw".into(), self.raw);
-        let canon = Series::new("canonical".into(), self.canonical);
-        let status = Series::new("status".into(), self.status);
-        let typed_expr = col(name).replace_strict(
-            lit(raw.clone()),
-            lit(canon),
+    /// The typed value: the canonical one, null for a value that fails. When every distinct
+    /// value is already canonical the column is used as it is, with no copy.
+    fn typed(&self, name: &str) -> Expr {
+        let unchanged = self
+            .raw
+            .iter()
+            .zip(&self.canonical)
+            .all(|(raw, canonical)| canonical.as_deref() == Some(raw.as_str()));
+        if unchanged {
+            return col(name);
+        }
+        col(name).replace_strict(
+            lit(Series::new("raw".into(), self.raw.clone())),
+            lit(Series::new("canonical".into(), self.canonical.clone())),
             Some(lit(NULL).cast(DataType::String)),
             Some(DataType::String),
-        );
-        let status_expr = col(name).replace_strict(
-            lit(raw),
-            lit(status),
-            Some(lit(NULL).cast(DataType::String)),
-            Some(DataType::String),
-        );
-        (typed_expr, status_expr)
+        )
+    }
+
+    /// True where the raw value has `status` (false for blanks).
+    fn has(&self, name: &str, status: &str) -> Expr {
+        let values: Vec<&str> = self
+            .raw
+            .iter()
+            .zip(&self.status)
+            .filter(|(_, s)| **s == status)
+            .map(|(r, _)| r.as_str())
+            .collect();
+        if values.is_empty() {
+            return lit(false);
+        }
+        col(name)
+            .is_in(lit(Series::new("v".into(), values)).implode(false), false)
+            .fill_null(lit(false))
     }
 }
 
