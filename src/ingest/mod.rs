@@ -423,6 +423,9 @@ fn to_canonical(
     out.with_column(Column::new(LINE_COL.into(), lines))
         .and_then(|df| df.with_column(Column::new(SEQ_COL.into(), seq)))
         .map_err(|e| internal(input, e))?;
+    // One chunk per column: a reader's many chunks (CSV blocks, Parquet row groups) would
+    // make every later step gather across them and copy.
+    out.rechunk_mut_par();
     Ok(out)
 }
 
