@@ -249,13 +249,14 @@ mod child {
             .stderr(stderr.into_parts().0)
             .spawn()
             .map_err(Failure::internal)?;
-        let (status, peak) = wait(child.id());
+        let (ended, peak) = wait(child.id());
         let wall = clock.elapsed().as_secs_f64();
-        if status != Some(0) {
+        if ended != Ended::Exit(0) {
             let text = fs::read_to_string(&log).unwrap_or_default();
             return Err(Failure::internal(anyhow::anyhow!(
-                "`equity-gap run {}` failed (exit {status:?}):\n{text}",
-                pipeline.display()
+                "`equity-gap run {}` failed after {wall:.1} s at {} peak memory ({ended}):\n{text}",
+                pipeline.display(),
+                crate::human_bytes(peak)
             )));
         }
         let _ = fs::remove_file(&log);
@@ -287,18 +288,45 @@ mod child {
 
     /// Wait for the child and read its resource usage: the kernel's record of its peak
     /// resident memory, which no sampling can miss.
-    fn wait(pid: u32) -> (Option<i32>, u64) {
+    fn wait(pid: u32) -> (Ended, u64) {
         let mut status = 0;
         // SAFETY: an all-zero rusage is a valid value for the kernel to overwrite.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: wait4 writes only through the two pointers, which live for the call.
         let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-        if r < 0 {
-            return (None, 0);
-        }
-        let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        let ended = if r < 0 {
+            Ended::Unknown
+        } else if libc::WIFEXITED(status) {
+            Ended::Exit(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            Ended::Signal(libc::WTERMSIG(status))
+        } else {
+            Ended::Unknown
+        };
         // ru_maxrss is in kilobytes on Linux.
-        (code, usage.ru_maxrss as u64 * 1024)
+        (ended, usage.ru_maxrss as u64 * 1024)
+    }
+
+    /// How the run's process ended.
+    #[derive(Debug, PartialEq)]
+    enum Ended {
+        Exit(i32),
+        Signal(i32),
+        Unknown,
+    }
+
+    impl std::fmt::Display for Ended {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Ended::Exit(code) => write!(f, "exit code {code}"),
+                Ended::Signal(9) => write!(
+                    f,
+                    "killed by signal 9, most often the kernel ending a process that ran out of memory"
+                ),
+                Ended::Signal(sig) => write!(f, "killed by signal {sig}"),
+                Ended::Unknown => write!(f, "its end could not be read"),
+            }
+        }
     }
 }
 
