@@ -10,7 +10,8 @@
 //! it into place with a manifest. `app` calls them in that order;
 //! `sample` writes a synthetic district with planted effects for demos and tests, and `audit`
 //! reads a published run and tries to work out every value suppression hides; `bench` times
-//! the metrics stage and runs the detection study of the gap flags.
+//! whole runs from files on disk and runs the detection study of the gap flags; `progress`
+//! draws progress bars on a terminal.
 
 pub mod app;
 pub mod audit;

@@ -85,9 +85,10 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
     let empty = Rows::default();
     let district = by_school.get(DISTRICT).unwrap_or(&empty);
 
-    // Every (school, window) packet of the current year.
+    // Every (school, window) packet of the current year, when the plan asks for packets.
     let mut jobs: Vec<Job> = Vec::new();
-    if let Some(year) = &year {
+    let packets_wanted = formats.pdf || formats.html || formats.svg || formats.png;
+    if let Some(year) = year.as_ref().filter(|_| packets_wanted) {
         for s in &schools {
             let own = by_school.get(&s.id).unwrap_or(&empty);
             let b = Builder::new(plan, own, &req.provenance, year);
