@@ -53,7 +53,7 @@ pub fn read(
 
 /// What one pass over the text finds: the 1-based line on which each non-blank record starts
 /// (header included; a newline inside double quotes continues the record).
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct Scan {
     starts: Vec<usize>,
     /// The header's field names, unquoted.
@@ -70,10 +70,121 @@ fn trimmable(b: u8) -> bool {
     b.is_ascii_whitespace() || b == 0x0b || b >= 0x80
 }
 
-/// Walk the text once: find where records start, and refuse what would make Polars split
-/// fields wrongly or carry invisible garbage into ids: a record with more or fewer fields
-/// than the header, a quote that never closes, a NUL byte, a byte-order mark inside the file.
+/// Find where records start and whether values need trimming, and refuse what would make
+/// Polars split fields wrongly or carry invisible garbage into ids (see `scan_bytewise`).
 fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
+    // Most extracts quote nothing: then records are lines, and the delimiters and newlines
+    // can be found with vectorised searches instead of looking at every byte. Anything the
+    // fast path does not handle (quotes, NUL bytes, a byte-order mark) goes byte by byte,
+    // which also words the refusal.
+    let bom = memchr::memmem::find(text, b"\xEF\xBB\xBF").is_some();
+    if !bom && memchr::memchr2(b'"', 0, text).is_none() {
+        return scan_unquoted(text, delimiter);
+    }
+    scan_bytewise(text, delimiter)
+}
+
+/// Where records start, and the header's field count every record must match.
+#[derive(Default)]
+struct Records {
+    starts: Vec<usize>,
+    header_fields: Option<usize>,
+    /// The first record whose field count differs from the header's.
+    mismatch: Option<String>,
+}
+
+impl Records {
+    fn end(&mut self, start: usize, fields: usize) {
+        self.starts.push(start);
+        match self.header_fields {
+            None => self.header_fields = Some(fields),
+            Some(h) if h != fields && self.mismatch.is_none() => {
+                self.mismatch = Some(format!(
+                    "line {start} has {fields} field{} but the header has {h}; check the delimiter and quoting of that line",
+                    if fields == 1 { "" } else { "s" }
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Whether the field that ends just before `end` (a delimiter's or a newline's position, or
+/// the text's length) ends in a byte trimming might remove.
+fn padded_end(text: &[u8], end: usize, delimiter: u8) -> bool {
+    end > 0 && text[end - 1] != delimiter && text[end - 1] != b'\n' && trimmable(text[end - 1])
+}
+
+/// Whether the field that starts at `start` starts with a byte trimming might remove (an
+/// empty field, ended by a delimiter, LF or CRLF, does not).
+fn padded_start(text: &[u8], start: usize, delimiter: u8) -> bool {
+    let Some(&b) = text.get(start) else {
+        return false;
+    };
+    let ends_empty = b == b'\n' || (b == b'\r' && text.get(start + 1) == Some(&b'\n'));
+    !(b == delimiter || ends_empty) && trimmable(b)
+}
+
+/// `scan` for text without quotes, NUL bytes or byte-order marks: the same result as
+/// `scan_bytewise`, from the positions of delimiters and newlines alone.
+fn scan_unquoted(text: &[u8], delimiter: u8) -> Result<Scan, String> {
+    let mut records = Records::default();
+    let mut trimmed = !padded_start(text, 0, delimiter);
+    let (mut line, mut line_start, mut fields) = (1, 0, 1);
+    let mut content_before = 0; // end of the last delimiter seen on this line
+    for i in memchr::memchr2_iter(delimiter, b'\n', text) {
+        if text[i] == delimiter {
+            trimmed &= !padded_end(text, i, delimiter);
+            fields += 1;
+            content_before = i + 1;
+        } else {
+            let end = if i > 0 && text[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            trimmed &= !padded_end(text, end, delimiter);
+            // A line of nothing but CRs is blank.
+            let has_content = fields > 1
+                || text[line_start.max(content_before)..i]
+                    .iter()
+                    .any(|&b| b != b'\r');
+            if has_content {
+                records.end(line, fields);
+            }
+            line += 1;
+            line_start = i + 1;
+            content_before = line_start;
+            fields = 1;
+        }
+        trimmed &= !padded_start(text, i + 1, delimiter);
+    }
+    let has_content = fields > 1 || text[line_start..].iter().any(|&b| b != b'\r');
+    if has_content {
+        records.end(line, fields);
+    }
+    if let Some(&last) = text.last()
+        && last != b'\n'
+        && last != delimiter
+        && trimmable(last)
+    {
+        trimmed = false;
+    }
+    if let Some(message) = records.mismatch {
+        return Err(message);
+    }
+    Ok(Scan {
+        starts: records.starts,
+        header: header_names(text, delimiter),
+        trimmed,
+    })
+}
+
+/// Walk the text byte by byte: find where records start, and refuse what would make Polars
+/// split fields wrongly or carry invisible garbage into ids: a record with more or fewer
+/// fields than the header, a quote that never closes, a NUL byte, a byte-order mark inside
+/// the file.
+fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     let mut starts = Vec::new();
     let mut line = 1;
     let mut in_quotes = false;
@@ -235,7 +346,31 @@ fn header_names(text: &[u8], delimiter: u8) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::scan;
+    use super::{scan, scan_bytewise, scan_unquoted};
+    use proptest::prelude::*;
+
+    /// A byte of an unquoted extract: mostly values, delimiters and newlines, now and then
+    /// the padding, CRs and multi-byte characters the trimming verdict is about.
+    fn byte() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            8 => prop::sample::select(vec![b'a', b'7']),
+            4 => Just(b','),
+            3 => Just(b'\n'),
+            1 => prop::sample::select(vec![b' ', b'\t', b'\r', 0xC2, 0xA0]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The fast path finds what the byte-by-byte walk finds: the same record starts,
+        /// header, trimming verdict and refusal, on any unquoted text.
+        #[test]
+        fn the_fast_path_agrees_with_the_walk(
+            text in proptest::collection::vec(byte(), 0..24)
+        ) {
+            prop_assert_eq!(scan_unquoted(&text, b','), scan_bytewise(&text, b','));
+        }
+    }
 
     fn starts(text: &[u8]) -> Vec<usize> {
         scan(text, b',').unwrap().starts
