@@ -115,6 +115,15 @@ fn padded_end(text: &[u8], end: usize, delimiter: u8) -> bool {
     end > 0 && text[end - 1] != delimiter && text[end - 1] != b'\n' && trimmable(text[end - 1])
 }
 
+/// Where the line whose newline is at `i` ends: before a CRLF's CR.
+fn line_end(text: &[u8], i: usize) -> usize {
+    if i > 0 && text[i - 1] == b'\r' {
+        i - 1
+    } else {
+        i
+    }
+}
+
 /// Whether the field that starts at `start` starts with a byte trimming might remove (an
 /// empty field, ended by a delimiter, LF or CRLF, does not).
 fn padded_start(text: &[u8], start: usize, delimiter: u8) -> bool {
@@ -138,12 +147,7 @@ fn scan_unquoted(text: &[u8], delimiter: u8) -> Result<Scan, String> {
             fields += 1;
             content_before = i + 1;
         } else {
-            let end = if i > 0 && text[i - 1] == b'\r' {
-                i - 1
-            } else {
-                i
-            };
-            trimmed &= !padded_end(text, end, delimiter);
+            trimmed &= !padded_end(text, line_end(text, i), delimiter);
             // A line of nothing but CRs is blank.
             let has_content = fields > 1
                 || text[line_start.max(content_before)..i]
@@ -163,13 +167,8 @@ fn scan_unquoted(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     if has_content {
         records.end(line, fields);
     }
-    if let Some(&last) = text.last()
-        && last != b'\n'
-        && last != delimiter
-        && trimmable(last)
-    {
-        trimmed = false;
-    }
+    // The last field of a file without a final newline.
+    trimmed &= !padded_end(text, text.len(), delimiter);
     if let Some(message) = records.mismatch {
         return Err(message);
     }
@@ -185,7 +184,7 @@ fn scan_unquoted(text: &[u8], delimiter: u8) -> Result<Scan, String> {
 /// fields than the header, a quote that never closes, a NUL byte, a byte-order mark inside
 /// the file.
 fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
-    let mut starts = Vec::new();
+    let mut records = Records::default();
     let mut line = 1;
     let mut in_quotes = false;
     let mut quote_line = 0;
@@ -194,33 +193,15 @@ fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     let mut fields = 1;
     let mut trimmed = true;
     let mut field_start = true;
-    let mut header_fields = None;
-    let mut end_record = |start: usize,
-                          fields: usize,
-                          starts: &mut Vec<usize>|
-     -> Result<(), String> {
-        starts.push(start);
-        match header_fields {
-            None => header_fields = Some(fields),
-            Some(h) if h != fields => {
-                return Err(format!(
-                    "line {start} has {fields} field{} but the header has {h}; check the delimiter and quoting of that line",
-                    if fields == 1 { "" } else { "s" }
-                ));
-            }
-            Some(_) => {}
-        }
-        Ok(())
+    let end_record = |records: &mut Records, start: usize, fields: usize| {
+        records.end(start, fields);
+        records.mismatch.take().map_or(Ok(()), Err)
     };
     let mut i = 0;
     while i < text.len() {
         let b = text[i];
         if field_start && !in_quotes {
-            // The field's first byte (a CRLF ending an empty field is not whitespace in it).
-            let ends_empty = b == b'\n' || (b == b'\r' && text.get(i + 1) == Some(&b'\n'));
-            if !(b == delimiter || ends_empty) && trimmable(b) {
-                trimmed = false;
-            }
+            trimmed &= !padded_start(text, i, delimiter);
             field_start = false;
         }
         match b {
@@ -250,22 +231,10 @@ fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
                 record_has_content = true;
             }
             b'\n' if !in_quotes => {
-                // The field's last byte, before a CRLF's CR.
-                let end = if i > 0 && text[i - 1] == b'\r' {
-                    i - 1
-                } else {
-                    i
-                };
-                if end > 0
-                    && text[end - 1] != delimiter
-                    && text[end - 1] != b'\n'
-                    && trimmable(text[end - 1])
-                {
-                    trimmed = false;
-                }
+                trimmed &= !padded_end(text, line_end(text, i), delimiter);
                 field_start = true;
                 if record_has_content {
-                    end_record(record_start, fields, &mut starts)?;
+                    end_record(&mut records, record_start, fields)?;
                 }
                 line += 1;
                 record_start = line;
@@ -275,13 +244,7 @@ fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
             b'\n' => line += 1,
             b'\r' => {}
             _ if b == delimiter && !in_quotes => {
-                if i > 0
-                    && text[i - 1] != delimiter
-                    && text[i - 1] != b'\n'
-                    && trimmable(text[i - 1])
-                {
-                    trimmed = false;
-                }
+                trimmed &= !padded_end(text, i, delimiter);
                 field_start = true;
                 fields += 1;
                 record_has_content = true;
@@ -296,18 +259,12 @@ fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
         ));
     }
     if record_has_content {
-        end_record(record_start, fields, &mut starts)?;
+        end_record(&mut records, record_start, fields)?;
     }
     // The last field of a file without a final newline.
-    if let Some(&last) = text.last()
-        && last != b'\n'
-        && last != delimiter
-        && trimmable(last)
-    {
-        trimmed = false;
-    }
+    trimmed &= !padded_end(text, text.len(), delimiter);
     Ok(Scan {
-        starts,
+        starts: records.starts,
         header: header_names(text, delimiter),
         trimmed,
     })
