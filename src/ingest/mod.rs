@@ -298,16 +298,22 @@ fn read_bytes(table: Table, path: &Path, progress: &Progress) -> Result<Vec<u8>,
         let mut file = std::fs::File::open(path)?;
         let len = file.metadata()?.len();
         let bar = progress.bytes(format!("reading {table}"), len);
-        let mut bytes = Vec::with_capacity(len as usize);
-        let mut block = vec![0u8; 8 << 20];
-        loop {
-            let n = file.read(&mut block)?;
+        // Read straight into the buffer, a block at a time, with no copy between.
+        const BLOCK: usize = 8 << 20;
+        let mut bytes = vec![0u8; len as usize];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            let upto = (filled + BLOCK).min(bytes.len());
+            let n = file.read(&mut bytes[filled..upto])?;
             if n == 0 {
                 break;
             }
-            bytes.extend_from_slice(&block[..n]);
+            filled += n;
             bar.inc(n as u64);
         }
+        bytes.truncate(filled);
+        // A file that grew since its size was read is read to its end.
+        file.read_to_end(&mut bytes)?;
         Ok(bytes)
     };
     read().map_err(|source| match source.kind() {
