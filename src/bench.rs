@@ -33,7 +33,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     }
     let district = district(args, schools)?;
     let pipeline = district.join("bench.toml");
-    let inputs = Inputs::of(&district)?;
+    let inputs = inputs(&district)?;
     println!(
         "district: {} students in {} schools over {} years, {}, {}",
         thousands(args.students),
@@ -42,7 +42,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         format_name(args.format),
         district.display()
     );
-    for (table, rows, bytes) in &inputs.tables {
+    for (table, rows, bytes) in &inputs {
         println!(
             "  {table:<17} {:>12} rows {:>10}",
             thousands(*rows),
@@ -52,8 +52,8 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     println!(
         "  {:<17} {:>12} rows {:>10}",
         "total",
-        thousands(inputs.tables.iter().map(|t| t.1).sum()),
-        human_bytes(inputs.tables.iter().map(|t| t.2).sum())
+        thousands(inputs.iter().map(|t| t.1).sum()),
+        human_bytes(inputs.iter().map(|t| t.2).sum())
     );
 
     let exe = std::env::current_exe().map_err(Failure::internal)?;
@@ -147,19 +147,16 @@ fn district(args: &BenchArgs, schools: usize) -> Result<PathBuf, Failure> {
     Ok(dir)
 }
 
-/// The input files of a district: per table, rows (from its truth file) and bytes on disk.
-struct Inputs {
-    tables: Vec<(String, usize, u64)>,
-}
-
-impl Inputs {
-    fn of(dir: &Path) -> Result<Inputs, Failure> {
-        let truth: serde_json::Value = serde_json::from_str(
-            &fs::read_to_string(dir.join("truth.json")).map_err(Failure::internal)?,
-        )
-        .map_err(Failure::internal)?;
-        let mut tables = Vec::new();
-        for t in Table::ALL {
+/// The input files of a district: per table, its name, rows (from the truth file) and bytes
+/// on disk.
+fn inputs(dir: &Path) -> Result<Vec<(String, usize, u64)>, Failure> {
+    let truth: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(dir.join("truth.json")).map_err(Failure::internal)?,
+    )
+    .map_err(Failure::internal)?;
+    Ok(Table::ALL
+        .iter()
+        .map(|t| {
             let name = t.name();
             let rows = truth["rows"][name].as_u64().unwrap_or(0) as usize;
             let bytes = ["csv", "parquet"]
@@ -167,10 +164,9 @@ impl Inputs {
                 .filter_map(|ext| fs::metadata(dir.join(format!("{name}.{ext}"))).ok())
                 .map(|m| m.len())
                 .sum();
-            tables.push((name.to_string(), rows, bytes));
-        }
-        Ok(Inputs { tables })
-    }
+            (name.to_string(), rows, bytes)
+        })
+        .collect())
 }
 
 /// One timed run.
