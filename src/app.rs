@@ -101,7 +101,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     let inputs: Vec<ingest::FileRead> = raw.iter().flat_map(|t| t.files.clone()).collect();
     lap("ingest", &mut timings);
 
-    let validated = validate::validate_with(raw, &plan, &progress).map_err(Failure::internal)?;
+    let validated = validate::validate_with(raw, &plan, &progress)?;
     lap("validate", &mut timings);
     if let Some(clash) = validate::school_folder_clash(&validated) {
         return Err(Failure::new(EXIT_DATA, anyhow::anyhow!("{clash}; nothing was published")).hint(Some(

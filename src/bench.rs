@@ -338,7 +338,7 @@ fn detection_study(args: &BenchArgs, schools: usize) -> Result<(), Failure> {
             serde_json::from_value(value.get("trends").cloned().unwrap_or_default())
                 .map_err(|e| usage(anyhow::anyhow!("`{}`: trends: {e}", truth.display())))?;
         let raw = ingest::ingest(&plan)?;
-        let validated = validate::validate(raw, &plan).map_err(Failure::internal)?;
+        let validated = validate::validate(raw, &plan)?;
         return detection(&plan, &validated.tables, &trends);
     }
     let survey = SurveyVolume::Light;

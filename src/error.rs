@@ -53,6 +53,15 @@ impl From<IngestError> for Failure {
     }
 }
 
+impl From<crate::validate::ValidateError> for Failure {
+    fn from(e: crate::validate::ValidateError) -> Self {
+        match e {
+            crate::validate::ValidateError::Ingest(e) => e.into(),
+            crate::validate::ValidateError::Polars(e) => Failure::internal(e),
+        }
+    }
+}
+
 /// The user-facing text of a failure: `error:`, then `Caused by:` lines, then `hint:`.
 pub fn render_failure(failure: &Failure) -> String {
     let mut out = format!("error: {}", failure.error);

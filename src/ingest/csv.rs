@@ -7,13 +7,108 @@ use polars::prelude::*;
 use std::io::Cursor;
 use std::path::Path;
 
-/// The file's rows as text, the line each starts on, and whether every value is already
-/// trimmed with blanks as nulls (see `Scan::trimmed`).
-pub fn read(
-    input: &Input,
-    path: &Path,
-    bytes: Vec<u8>,
-) -> Result<(DataFrame, Vec<i64>, bool), IngestError> {
+/// A CSV extract decoded and scanned, ready to be parsed a piece at a time.
+pub struct Csv {
+    text: String,
+    /// The 1-based line on which each record starts, the header's first.
+    starts: Vec<usize>,
+    /// The byte at which each record starts, the header's first.
+    offsets: Vec<usize>,
+    pub header: Vec<String>,
+    /// Every value is already trimmed, with blanks as nulls (see `Scan::trimmed`).
+    pub trimmed: bool,
+}
+
+impl Csv {
+    /// Data rows (records after the header).
+    pub fn rows(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// The line each data row in `rows` starts on.
+    pub fn lines(&self, rows: impl Iterator<Item = usize>) -> Vec<i64> {
+        rows.map(|r| self.starts[r + 1] as i64).collect()
+    }
+
+    /// The bytes of data row `r`, up to the next record (blank lines after it included).
+    fn record(&self, r: usize) -> &[u8] {
+        let end = self.offsets.get(r + 2).copied().unwrap_or(self.text.len());
+        &self.text.as_bytes()[self.offsets[r + 1]..end]
+    }
+
+    /// The header record with what follows it up to the first data row.
+    fn head(&self) -> &[u8] {
+        let end = self.offsets.get(1).copied().unwrap_or(self.text.len());
+        &self.text.as_bytes()[self.offsets[0]..end]
+    }
+
+    /// Parse data rows `rows` (in order) into text columns named as in the header; a pick of
+    /// scattered rows is parsed from their records alone.
+    pub fn parse(
+        &self,
+        input: &Input,
+        path: &Path,
+        rows: &[usize],
+    ) -> Result<DataFrame, IngestError> {
+        let contiguous = rows.windows(2).all(|w| w[1] == w[0] + 1);
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(self.head());
+        if let (true, Some(&first), Some(&last)) = (contiguous, rows.first(), rows.last()) {
+            let end = self
+                .offsets
+                .get(last + 2)
+                .copied()
+                .unwrap_or(self.text.len());
+            bytes.extend_from_slice(&self.text.as_bytes()[self.offsets[first + 1]..end]);
+        } else {
+            for &r in rows {
+                let record = self.record(r);
+                bytes.extend_from_slice(record);
+                if !record.ends_with(b"\n") {
+                    bytes.push(b'\n');
+                }
+            }
+        }
+        if !bytes.ends_with(b"\n") {
+            bytes.push(b'\n');
+        }
+        let malformed = |message: String| IngestError::Malformed {
+            table: input.table,
+            path: path.to_path_buf(),
+            format: "CSV",
+            message,
+        };
+        let parse = CsvParseOptions::default()
+            .with_separator(input.delimiter)
+            .with_quote_char(Some(b'"'))
+            .with_missing_is_null(true);
+        let df = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .with_raise_if_empty(false)
+            .with_rechunk(true)
+            .with_parse_options(parse)
+            .into_reader_with_file_handle(Cursor::new(bytes))
+            .finish()
+            .map_err(|e| malformed(e.to_string()))?;
+        if rows.len() != df.height() {
+            let (from, to) = (
+                rows.first().map_or(0, |&r| self.starts[r + 1]),
+                rows.last().map_or(0, |&r| self.starts[r + 1]),
+            );
+            return Err(malformed(format!(
+                "lines {from}–{to} hold {} records but parse as {} rows; check the delimiter and quoting",
+                rows.len(),
+                df.height()
+            )));
+        }
+        Ok(df)
+    }
+}
+
+/// Decode and scan a CSV extract: where each record starts, its header, whether its values
+/// need trimming; refused when its structure is broken (see `scan`).
+pub fn open(input: &Input, path: &Path, bytes: Vec<u8>) -> Result<Csv, IngestError> {
     let text = decode(input, path, bytes)?;
     let malformed = |message: String| IngestError::Malformed {
         table: input.table,
@@ -23,32 +118,16 @@ pub fn read(
     };
     let scan = scan(text.as_bytes(), input.delimiter).map_err(malformed)?;
     super::check_header(&scan.header).map_err(malformed)?;
-    let (starts, trimmed) = (scan.starts, scan.trimmed);
-    if starts.is_empty() {
+    if scan.starts.is_empty() {
         return Err(malformed("the file is empty (no header row)".into()));
     }
-    let parse = CsvParseOptions::default()
-        .with_separator(input.delimiter)
-        .with_quote_char(Some(b'"'))
-        .with_missing_is_null(true);
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .with_raise_if_empty(false)
-        .with_rechunk(true)
-        .with_parse_options(parse)
-        .into_reader_with_file_handle(Cursor::new(text.into_bytes()))
-        .finish()
-        .map_err(|e| malformed(e.to_string()))?;
-    let lines: Vec<i64> = starts[1..].iter().map(|&l| l as i64).collect();
-    if lines.len() != df.height() {
-        return Err(malformed(format!(
-            "found {} records but {} rows; check the delimiter and quoting",
-            lines.len(),
-            df.height()
-        )));
-    }
-    Ok((df, lines, trimmed))
+    Ok(Csv {
+        text,
+        starts: scan.starts,
+        offsets: scan.offsets,
+        header: scan.header,
+        trimmed: scan.trimmed,
+    })
 }
 
 /// What one pass over the text finds: the 1-based line on which each non-blank record starts
@@ -56,6 +135,9 @@ pub fn read(
 #[derive(Debug, PartialEq)]
 struct Scan {
     starts: Vec<usize>,
+    /// The byte at which each of those records starts (after the newline that ends the
+    /// record or blank line before it).
+    offsets: Vec<usize>,
     /// The header's field names, unquoted.
     header: Vec<String>,
     /// No field is quoted or starts or ends with whitespace (or with a non-ASCII byte, which
@@ -88,14 +170,16 @@ fn scan(text: &[u8], delimiter: u8) -> Result<Scan, String> {
 #[derive(Default)]
 struct Records {
     starts: Vec<usize>,
+    offsets: Vec<usize>,
     header_fields: Option<usize>,
     /// The first record whose field count differs from the header's.
     mismatch: Option<String>,
 }
 
 impl Records {
-    fn end(&mut self, start: usize, fields: usize) {
+    fn end(&mut self, start: usize, offset: usize, fields: usize) {
         self.starts.push(start);
+        self.offsets.push(offset);
         match self.header_fields {
             None => self.header_fields = Some(fields),
             Some(h) if h != fields && self.mismatch.is_none() => {
@@ -154,7 +238,7 @@ fn scan_unquoted(text: &[u8], delimiter: u8) -> Result<Scan, String> {
                     .iter()
                     .any(|&b| b != b'\r');
             if has_content {
-                records.end(line, fields);
+                records.end(line, line_start, fields);
             }
             line += 1;
             line_start = i + 1;
@@ -165,7 +249,7 @@ fn scan_unquoted(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     }
     let has_content = fields > 1 || text[line_start..].iter().any(|&b| b != b'\r');
     if has_content {
-        records.end(line, fields);
+        records.end(line, line_start, fields);
     }
     // The last field of a file without a final newline.
     trimmed &= !padded_end(text, text.len(), delimiter);
@@ -174,6 +258,7 @@ fn scan_unquoted(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     }
     Ok(Scan {
         starts: records.starts,
+        offsets: records.offsets,
         header: header_names(text, delimiter),
         trimmed,
     })
@@ -189,12 +274,13 @@ fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
     let mut in_quotes = false;
     let mut quote_line = 0;
     let mut record_start = 1;
+    let mut record_offset = 0;
     let mut record_has_content = false;
     let mut fields = 1;
     let mut trimmed = true;
     let mut field_start = true;
-    let end_record = |records: &mut Records, start: usize, fields: usize| {
-        records.end(start, fields);
+    let end_record = |records: &mut Records, start: usize, offset: usize, fields: usize| {
+        records.end(start, offset, fields);
         records.mismatch.take().map_or(Ok(()), Err)
     };
     let mut i = 0;
@@ -234,10 +320,11 @@ fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
                 trimmed &= !padded_end(text, line_end(text, i), delimiter);
                 field_start = true;
                 if record_has_content {
-                    end_record(&mut records, record_start, fields)?;
+                    end_record(&mut records, record_start, record_offset, fields)?;
                 }
                 line += 1;
                 record_start = line;
+                record_offset = i + 1;
                 record_has_content = false;
                 fields = 1;
             }
@@ -259,12 +346,13 @@ fn scan_bytewise(text: &[u8], delimiter: u8) -> Result<Scan, String> {
         ));
     }
     if record_has_content {
-        end_record(&mut records, record_start, fields)?;
+        end_record(&mut records, record_start, record_offset, fields)?;
     }
     // The last field of a file without a final newline.
     trimmed &= !padded_end(text, text.len(), delimiter);
     Ok(Scan {
         starts: records.starts,
+        offsets: records.offsets,
         header: header_names(text, delimiter),
         trimmed,
     })

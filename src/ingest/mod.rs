@@ -20,13 +20,164 @@ pub const LINE_COL: &str = "__line";
 /// Global row order across a table's files: file order, then line.
 pub const SEQ_COL: &str = "__seq";
 
-/// One table as read: canonical columns as text (null where blank), plus file, line and order.
-#[derive(Debug, Clone)]
+/// One table opened for reading: each file read into memory, hashed, decoded and checked
+/// (header, required columns, record structure), then parsed into canonical text columns a
+/// chunk of rows at a time, so a table of tens of millions of rows is never whole as text.
 pub struct RawTable {
     pub table: Table,
-    pub frame: DataFrame,
     pub files: Vec<FileRead>,
+    input: Input,
+    sources: Vec<Source>,
 }
+
+/// Rows parsed and checked at a time: enough that per-chunk work is amortised, few enough
+/// that a chunk's text (about 100 MB for the survey's seven columns) stays small beside the
+/// typed table being built.
+pub const CHUNK_ROWS: usize = 1 << 20;
+
+/// A piece of a table: data rows `rows` (0-based) of file `source`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub source: usize,
+    pub rows: std::ops::Range<usize>,
+}
+
+/// One opened file.
+struct Source {
+    path: PathBuf,
+    file_index: usize,
+    rows: usize,
+    /// For each canonical column, the file's column it comes from (by position), if any.
+    columns: Vec<(&'static str, Option<usize>)>,
+    body: Body,
+}
+
+enum Body {
+    Csv(csv::Csv),
+    Parquet(parquet::Parquet),
+    /// A workbook's sheet, small enough to hold whole, with each row's line.
+    Frame(DataFrame, Vec<i64>),
+}
+
+impl RawTable {
+    /// Rows in all the table's files.
+    pub fn rows(&self) -> usize {
+        self.sources.iter().map(|s| s.rows).sum()
+    }
+
+    /// The table's rows in chunks of about `size` rows, file by file, in order.
+    pub fn chunks(&self, size: usize) -> Vec<Chunk> {
+        let size = size.max(1);
+        let mut out = Vec::new();
+        for (source, s) in self.sources.iter().enumerate() {
+            let bounds = match &s.body {
+                // Whole row groups, so no group is decoded twice.
+                Body::Parquet(p) => p.chunk_bounds(size),
+                _ => (size..s.rows).step_by(size).collect(),
+            };
+            let mut from = 0;
+            for to in bounds.into_iter().chain([s.rows]) {
+                if to > from {
+                    out.push(Chunk {
+                        source,
+                        rows: from..to,
+                    });
+                    from = to;
+                }
+            }
+        }
+        out
+    }
+
+    /// One chunk as canonical text columns (null where blank) with file, line and order.
+    pub fn read(&self, chunk: &Chunk) -> Result<DataFrame, IngestError> {
+        let s = &self.sources[chunk.source];
+        let rows: Vec<usize> = chunk.rows.clone().collect();
+        self.canonical_rows(s, &rows)
+    }
+
+    /// The rows with the given order numbers (`SEQ_COL`), as [`RawTable::read`] gives them.
+    pub fn pick(&self, seqs: &[u64]) -> Result<DataFrame, IngestError> {
+        let mut frames = Vec::new();
+        for s in &self.sources {
+            let mut rows: Vec<usize> = seqs
+                .iter()
+                .filter(|&&q| (q >> SEQ_FILE_SHIFT) as usize == s.file_index)
+                .map(|&q| (q & ((1 << SEQ_FILE_SHIFT) - 1)) as usize)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            rows.sort_unstable();
+            rows.dedup();
+            frames.push(self.canonical_rows(s, &rows)?.lazy());
+        }
+        if frames.is_empty() {
+            return self.canonical_rows(&self.sources[0], &[]);
+        }
+        concat(frames, UnionArgs::default())
+            .and_then(LazyFrame::collect)
+            .map_err(|e| internal(&self.input, e))
+    }
+
+    /// The whole table (for small tables and tests).
+    pub fn frame(&self) -> Result<DataFrame, IngestError> {
+        let mut frames = Vec::new();
+        for chunk in self.chunks(CHUNK_ROWS) {
+            frames.push(self.read(&chunk)?.lazy());
+        }
+        if frames.is_empty() {
+            return self.canonical_rows(&self.sources[0], &[]);
+        }
+        concat(frames, UnionArgs::default())
+            .and_then(LazyFrame::collect)
+            .map_err(|e| internal(&self.input, e))
+    }
+
+    /// Rows `rows` (sorted) of one file, parsed and made canonical.
+    fn canonical_rows(&self, s: &Source, rows: &[usize]) -> Result<DataFrame, IngestError> {
+        let input = &self.input;
+        // Readers are other people's parsers fed whatever a district's systems wrote; a panic
+        // in one is a file that cannot be read, reported as such, never a crash.
+        let parsed = quiet_panics::catch(|| match &s.body {
+            Body::Csv(c) => c
+                .parse(input, &s.path, rows)
+                .map(|df| (df, c.lines(rows.iter().copied()), c.trimmed)),
+            Body::Parquet(p) => p
+                .read(rows)
+                .map(|df| (df, rows.iter().map(|&r| r as i64 + 1).collect(), false))
+                .map_err(|message| IngestError::Malformed {
+                    table: input.table,
+                    path: s.path.clone(),
+                    format: "Parquet",
+                    message,
+                }),
+            Body::Frame(df, lines) => {
+                let idx =
+                    IdxCa::from_vec("rows".into(), rows.iter().map(|&r| r as IdxSize).collect());
+                df.take(&idx)
+                    .map(|df| (df, rows.iter().map(|&r| lines[r]).collect(), false))
+                    .map_err(|e| internal(input, e))
+            }
+        });
+        let (frame, lines, trimmed) = parsed.unwrap_or_else(|at| {
+            Err(IngestError::Malformed {
+                table: input.table,
+                path: s.path.clone(),
+                format: format_name(input.format),
+                message: format!(
+                    "the file is damaged or not in this format (the reader stopped at `{at}`)"
+                ),
+            })
+        })?;
+        let base = (s.file_index as u64) << SEQ_FILE_SHIFT;
+        let seqs: Vec<u64> = rows.iter().map(|&r| base + r as u64).collect();
+        to_canonical(input, s, frame, lines, seqs, trimmed)
+    }
+}
+
+/// A row's order number is its file's index above these bits and its row below.
+const SEQ_FILE_SHIFT: u32 = 40;
 
 /// What was read from one file, for the manifest.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -157,55 +308,68 @@ pub fn ingest_with(plan: &Plan, progress: &Progress) -> Result<Vec<RawTable>, In
         .collect()
 }
 
-/// Check that every input exists, decodes and has its required columns. Each file is read
-/// whole, so an undecodable byte or a broken quote anywhere is found now, not at night.
+/// Check that every input exists, decodes, has its required columns and parses. Each file
+/// is read whole, so an undecodable byte or a broken quote anywhere is found now, not at night.
 pub fn check_inputs(plan: &Plan, progress: &Progress) -> Result<Vec<FileRead>, IngestError> {
     let mut out = Vec::new();
     for input in &plan.inputs {
-        out.extend(read_input(input, progress)?.files);
+        let raw = read_input(input, progress)?;
+        for chunk in raw.chunks(plan.validation.chunk_rows) {
+            raw.read(&chunk)?;
+        }
+        out.extend(raw.files);
     }
     Ok(out)
 }
 
-/// Read one input (all its files) into a raw table.
+/// Open one input (all its files).
 pub fn read_input(input: &Input, progress: &Progress) -> Result<RawTable, IngestError> {
-    let mut frames = Vec::new();
+    let mut sources = Vec::new();
     let mut files = Vec::new();
     for (file_index, path) in input.paths.iter().enumerate() {
         let bytes = read_bytes(input.table, path, progress)?;
-        let _parsing = progress.spinner(format!(
-            "parsing {} ({})",
+        let _opening = progress.spinner(format!(
+            "scanning {} ({})",
             input.table,
             crate::human_bytes(bytes.len() as u64)
         ));
         let sha256 = crate::pipeline::hex(&Sha256::digest(&bytes));
         let n_bytes = bytes.len() as u64;
-        // The readers are other people's parsers fed whatever a district's systems wrote; a
-        // panic in one is a file that cannot be read, reported as such, never a crash.
-        let read = quiet_panics::catch(|| match input.format {
-            Format::Csv => csv::read(input, path, bytes),
-            // Parquet and XLSX values may carry padding: always trimmed.
-            Format::Parquet => read_parquet(input.table, path, bytes).map(|(df, l)| (df, l, false)),
-            Format::Xlsx => xlsx::read(input, path, bytes).map(|(df, l)| (df, l, false)),
+        let malformed = |message: String| IngestError::Malformed {
+            table: input.table,
+            path: path.clone(),
+            format: format_name(input.format),
+            message,
+        };
+        let opened = quiet_panics::catch(|| match input.format {
+            Format::Csv => csv::open(input, path, bytes).map(|c| (c.header.clone(), Body::Csv(c))),
+            Format::Parquet => parquet::Parquet::open(bytes)
+                .map(|p| (p.names(), Body::Parquet(p)))
+                .map_err(malformed),
+            Format::Xlsx => xlsx::read(input, path, bytes).map(|(df, lines)| {
+                let names = df
+                    .get_column_names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                (names, Body::Frame(df, lines))
+            }),
         });
-        let (frame, lines, trimmed) = read.unwrap_or_else(|at| {
-            Err(IngestError::Malformed {
-                table: input.table,
-                path: path.clone(),
-                format: format_name(input.format),
-                message: format!(
-                    "the file is damaged or not in this format (the reader stopped at `{at}`)"
-                ),
-            })
+        let (header, body) = opened.unwrap_or_else(|at| {
+            Err(malformed(format!(
+                "the file is damaged or not in this format (the reader stopped at `{at}`)"
+            )))
         })?;
-        let frame = to_canonical(input, path, frame, lines, file_index, trimmed)?;
-        if frame.height() == 0 {
-            return Err(IngestError::Malformed {
-                table: input.table,
-                path: path.clone(),
-                format: format_name(input.format),
-                message: "it has a header but no data rows; an empty extract is almost always a failed export".into(),
-            });
+        let columns = map_columns(input, path, &header)?;
+        let rows = match &body {
+            Body::Csv(c) => c.rows(),
+            Body::Parquet(p) => p.rows(),
+            Body::Frame(df, _) => df.height(),
+        };
+        if rows == 0 {
+            return Err(malformed(
+                "it has a header but no data rows; an empty extract is almost always a failed export".into(),
+            ));
         }
         files.push(FileRead {
             table: input.table.name().to_string(),
@@ -213,17 +377,21 @@ pub fn read_input(input: &Input, progress: &Progress) -> Result<RawTable, Ingest
             format: format_name(input.format).to_string(),
             sha256,
             bytes: n_bytes,
-            rows: frame.height(),
+            rows,
         });
-        frames.push(frame.lazy());
+        sources.push(Source {
+            path: path.clone(),
+            file_index,
+            rows,
+            columns,
+            body,
+        });
     }
-    let frame = concat(frames, UnionArgs::default())
-        .and_then(|lf| lf.collect())
-        .map_err(|e| internal(input, e))?;
     Ok(RawTable {
         table: input.table,
-        frame,
         files,
+        input: input.clone(),
+        sources,
     })
 }
 
@@ -329,22 +497,6 @@ fn read_bytes(table: Table, path: &Path, progress: &Progress) -> Result<Vec<u8>,
     })
 }
 
-fn read_parquet(
-    table: Table,
-    path: &Path,
-    bytes: Vec<u8>,
-) -> Result<(DataFrame, Vec<i64>), IngestError> {
-    let df = parquet::read(bytes).map_err(|message| IngestError::Malformed {
-        table,
-        path: path.to_path_buf(),
-        format: "Parquet",
-        message,
-    })?;
-    // Parquet has no lines; the row number (1-based) locates a row for analysts.
-    let lines = (1..=df.height() as i64).collect();
-    Ok((df, lines))
-}
-
 /// A header that names one column twice (after trimming, in any letter case) is refused: which
 /// of the two a column map would pick is a guess.
 pub fn check_header(names: &[String]) -> Result<(), String> {
@@ -362,72 +514,84 @@ pub fn check_header(names: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Rename vendor columns to canonical ones, check required columns, and turn every value
-/// into trimmed text with blanks as nulls (unless the reader found it so already).
-fn to_canonical(
+/// Where each canonical column is in a file's header (by exact name, else by trimmed name
+/// in any letter case); a required column missing stops the run.
+fn map_columns(
     input: &Input,
     path: &Path,
-    frame: DataFrame,
-    lines: Vec<i64>,
-    file_index: usize,
-    trimmed: bool,
-) -> Result<DataFrame, IngestError> {
-    let present: Vec<String> = frame
-        .get_column_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let find = |vendor: &str| -> Option<&String> {
-        present.iter().find(|p| p.as_str() == vendor).or_else(|| {
-            present
-                .iter()
-                .find(|p| p.trim().eq_ignore_ascii_case(vendor))
-        })
+    present: &[String],
+) -> Result<Vec<(&'static str, Option<usize>)>, IngestError> {
+    let find = |vendor: &str| -> Option<usize> {
+        present
+            .iter()
+            .position(|p| p.as_str() == vendor)
+            .or_else(|| {
+                present
+                    .iter()
+                    .position(|p| p.trim().eq_ignore_ascii_case(vendor))
+            })
     };
     let mut missing = Vec::new();
-    let mut exprs = Vec::new();
+    let mut columns = Vec::new();
     for col_def in input.table.columns() {
         let vendor = input.vendor_name(col_def.name);
-        match find(vendor) {
-            Some(actual) => {
-                let text = col(actual.as_str()).cast(DataType::String);
-                exprs.push(
-                    if trimmed {
-                        text
-                    } else {
-                        text.str().strip_chars(lit(NULL)).pipe_blank_to_null()
-                    }
-                    .alias(col_def.name),
-                )
-            }
-            None if col_def.required => missing.push(if vendor == col_def.name {
+        let at = find(vendor);
+        if at.is_none() && col_def.required {
+            missing.push(if vendor == col_def.name {
                 format!("`{vendor}`")
             } else {
                 format!("`{vendor}` (canonical `{}`)", col_def.name)
-            }),
-            None => exprs.push(lit(NULL).cast(DataType::String).alias(col_def.name)),
+            });
         }
+        columns.push((col_def.name, at));
     }
     if !missing.is_empty() {
         return Err(IngestError::MissingColumns {
             table: input.table,
             path: path.to_path_buf(),
             missing,
-            present,
+            present: present.to_vec(),
         });
     }
-    let n = frame.height();
-    let file = path.display().to_string();
-    let seq_base = (file_index as u64) << 40;
-    let seq: Vec<u64> = (0..n as u64).map(|i| seq_base + i).collect();
-    exprs.push(lit(file).alias(FILE_COL));
+    Ok(columns)
+}
+
+/// Rename a file's columns to canonical ones and turn every value into trimmed text with
+/// blanks as nulls (unless the reader found it so already), with file, line and order.
+fn to_canonical(
+    input: &Input,
+    source: &Source,
+    frame: DataFrame,
+    lines: Vec<i64>,
+    seqs: Vec<u64>,
+    trimmed: bool,
+) -> Result<DataFrame, IngestError> {
+    let names = frame.get_column_names_owned();
+    let mut exprs = Vec::new();
+    for (name, at) in &source.columns {
+        exprs.push(
+            match at.and_then(|i| names.get(i)) {
+                Some(actual) => {
+                    let text = col(actual.clone()).cast(DataType::String);
+                    if trimmed {
+                        text
+                    } else {
+                        text.str().strip_chars(lit(NULL)).pipe_blank_to_null()
+                    }
+                }
+                None => lit(NULL).cast(DataType::String),
+            }
+            .alias(*name),
+        );
+    }
+    exprs.push(lit(source.path.display().to_string()).alias(FILE_COL));
     let mut out = frame
         .lazy()
         .select(exprs)
         .collect()
         .map_err(|e| internal(input, e))?;
     out.with_column(Column::new(LINE_COL.into(), lines))
-        .and_then(|df| df.with_column(Column::new(SEQ_COL.into(), seq)))
+        .and_then(|df| df.with_column(Column::new(SEQ_COL.into(), seqs)))
         .map_err(|e| internal(input, e))?;
     // One chunk per column: a reader's many chunks (CSV blocks, Parquet row groups) would
     // make every later step gather across them and copy.

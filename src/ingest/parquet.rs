@@ -14,13 +14,97 @@ use std::io::Cursor;
 /// about 8 million); a footer claiming more is damaged, and decoding it would exhaust memory.
 pub const MAX_ROWS: usize = 500_000_000;
 
-/// Read a Parquet file into a frame, after [`check_counts`].
-pub fn read(bytes: Vec<u8>) -> Result<DataFrame, String> {
-    let buffer = Buffer::from(bytes);
-    check_counts(&buffer)?;
-    ParquetReader::new(Cursor::new(buffer))
-        .finish()
-        .map_err(|e| e.to_string())
+/// A Parquet extract held in memory, its counts checked (see [`check_counts`]), read a slice
+/// of rows at a time.
+pub struct Parquet {
+    buffer: Buffer<u8>,
+    metadata: FileMetadataRef,
+    names: Vec<String>,
+}
+
+impl Parquet {
+    pub fn open(bytes: Vec<u8>) -> Result<Parquet, String> {
+        let buffer = Buffer::from(bytes);
+        check_counts(&buffer)?;
+        let mut reader = ParquetReader::new(Cursor::new(buffer.clone()));
+        let schema = reader.schema().map_err(|e| e.to_string())?;
+        let metadata = reader.get_metadata().map_err(|e| e.to_string())?.clone();
+        let names = schema.iter_names().map(|n| n.to_string()).collect();
+        Ok(Parquet {
+            buffer,
+            metadata,
+            names,
+        })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    pub fn rows(&self) -> usize {
+        self.metadata.num_rows
+    }
+
+    /// Row numbers at which chunks of about `target` rows end, on row-group boundaries.
+    pub fn chunk_bounds(&self, target: usize) -> Vec<usize> {
+        let (mut bounds, mut at, mut since) = (Vec::new(), 0, 0);
+        for group in &self.metadata.row_groups {
+            at += group.num_rows();
+            since += group.num_rows();
+            if since >= target {
+                bounds.push(at);
+                since = 0;
+            }
+        }
+        bounds
+    }
+
+    /// Rows `rows` (sorted): a run of rows is read as one slice; scattered rows are taken from
+    /// the chunks that hold them, one chunk at a time.
+    pub fn read(&self, rows: &[usize]) -> Result<DataFrame, String> {
+        let (Some(&first), Some(&last)) = (rows.first(), rows.last()) else {
+            return self.slice(0, 0);
+        };
+        if last - first + 1 == rows.len() {
+            return self.slice(first, rows.len());
+        }
+        let mut out: Option<DataFrame> = None;
+        let mut from = 0;
+        for to in self
+            .chunk_bounds(super::CHUNK_ROWS)
+            .into_iter()
+            .chain([self.rows()])
+        {
+            let wanted: Vec<IdxSize> = rows
+                .iter()
+                .filter(|&&r| (from..to).contains(&r))
+                .map(|&r| (r - from) as IdxSize)
+                .collect();
+            if !wanted.is_empty() {
+                let part = self
+                    .slice(from, to - from)?
+                    .take(&IdxCa::from_vec("rows".into(), wanted))
+                    .map_err(|e| e.to_string())?;
+                match &mut out {
+                    Some(df) => {
+                        df.vstack_mut(&part).map_err(|e| e.to_string())?;
+                    }
+                    None => out = Some(part),
+                }
+            }
+            from = to;
+        }
+        out.map_or_else(|| self.slice(0, 0), Ok)
+    }
+
+    fn slice(&self, offset: usize, len: usize) -> Result<DataFrame, String> {
+        let mut reader = ParquetReader::new(Cursor::new(self.buffer.clone()));
+        reader.set_metadata(self.metadata.clone());
+        reader
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Every count the decoder sizes an allocation by, checked for sense: row groups within

@@ -196,6 +196,7 @@ pub struct Privacy {
 pub struct Validation {
     pub max_reject_pct: f64,
     pub date_formats: Vec<String>,
+    pub chunk_rows: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -408,6 +409,17 @@ pub fn resolve(
         }
     }
 
+    let chunk_rows = spec
+        .validation
+        .chunk_rows
+        .unwrap_or(crate::ingest::CHUNK_ROWS);
+    if chunk_rows == 0 {
+        c.push(
+            "validation.chunk_rows",
+            "must be at least 1, found 0".to_string(),
+        );
+    }
+
     let small_groups = spec
         .dashboard
         .small_groups
@@ -493,6 +505,7 @@ pub fn resolve(
         validation: Validation {
             max_reject_pct,
             date_formats,
+            chunk_rows,
         },
         dashboard,
         flags,

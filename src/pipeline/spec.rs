@@ -305,6 +305,8 @@ pub struct ValidationSpec {
     pub max_reject_pct: Option<f64>,
     /// strftime formats tried in order for dates. Default: `["%Y-%m-%d", "%m/%d/%Y"]`.
     pub date_formats: Option<Vec<String>>,
+    /// Rows parsed and checked at a time. Default: 1,048,576.
+    pub chunk_rows: Option<usize>,
 }
 
 /// California School Dashboard settings.

@@ -6,88 +6,106 @@ use crate::canonical::Table;
 use crate::ingest::SEQ_COL;
 use polars::prelude::*;
 
-/// Split valid rows into (kept, superseded); superseded holds only the row order column.
-/// Kept rows stay in file order.
-///
-/// Assessments' keys are nearly always unique, so rows are first counted per key (a hash
-/// aggregation) and only the rows that share a key are sorted by the tie-break order. `rows`
-/// come in file order.
-pub fn resolve(table: Table, rows: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
-    let key: Vec<Expr> = table.unique_key().iter().map(|c| col(*c)).collect();
-    if table != Table::Assessments {
-        return keep_last_in_file(rows, key);
+/// Column holding a hash of each valid row's unique key, computed chunk by chunk.
+pub const HASH_COL: &str = "__key_hash";
+
+/// The hash of each row's unique key (the same for equal keys in any chunk of any file), added
+/// as [`HASH_COL`].
+pub fn with_key_hash(table: Table, mut rows: DataFrame) -> PolarsResult<DataFrame> {
+    let state = PlSeedableRandomStateQuality::seed_from_u64(0x5eed);
+    let mut hashes = Vec::with_capacity(rows.height());
+    for (i, name) in table.unique_key().iter().enumerate() {
+        let key = rows.column(name)?.as_materialized_series().clone();
+        if i == 0 {
+            key.vec_hash(state.clone(), &mut hashes)?;
+        } else {
+            key.vec_hash_combine(state.clone(), &mut hashes)?;
+        }
     }
-    let counted = rows
-        .lazy()
-        .with_column(len().over(key.clone())?.gt(lit(1)).alias("__shared"))
-        .collect()?;
-    let unique = counted
-        .clone()
-        .lazy()
-        .filter(col("__shared").not())
-        .drop(by_name(["__shared"], true, false));
-    let (order, descending, nulls_last): (Vec<Expr>, Vec<bool>, Vec<bool>) = match table {
-        Table::Assessments => (
-            vec![col("test_date"), col("scale_score"), col(SEQ_COL)],
-            vec![true, true, false],
-            vec![true, true, true],
-        ),
-        _ => (vec![col(SEQ_COL)], vec![true], vec![true]),
-    };
-    let contested = counted
-        .lazy()
-        .filter(col("__shared"))
-        .drop(by_name(["__shared"], true, false))
-        .sort_by_exprs(
-            order,
-            SortMultipleOptions::default()
-                .with_order_descending_multi(descending)
-                .with_nulls_last_multi(nulls_last)
-                .with_maintain_order(true),
-        )
-        .with_column(as_struct(key).is_first_distinct().alias("__keep"))
-        .collect()?;
-    let winners =
-        contested
-            .clone()
-            .lazy()
-            .filter(col("__keep"))
-            .drop(by_name(["__keep"], true, false));
-    let kept = concat([unique, winners], UnionArgs::default())?
-        .sort([SEQ_COL], SortMultipleOptions::default())
-        .collect()?;
-    let superseded = contested
-        .lazy()
-        .filter(col("__keep").not())
-        .select([col(SEQ_COL)])
-        .collect()?;
-    Ok((kept, superseded))
+    rows.with_column(Column::new(HASH_COL.into(), hashes))?;
+    Ok(rows)
 }
 
-/// The later row in the file wins: a row is kept when it is the last of its key. One hash
-/// aggregation marks the rows and one filter keeps them, in file order, with no sort (the
-/// survey responses of a large district are tens of millions of rows).
-fn keep_last_in_file(rows: DataFrame, key: Vec<Expr>) -> PolarsResult<(DataFrame, DataFrame)> {
-    let marked = rows
-        .lazy()
-        .with_column(
-            col(SEQ_COL)
-                .eq(col(SEQ_COL).max().over(key)?)
-                .alias("__keep"),
-        )
-        .collect()?;
-    let kept = marked
+/// Split valid rows (with [`HASH_COL`]) into (kept, superseded); superseded holds only the
+/// row order column. Kept rows stay in file order.
+///
+/// Keys are nearly always unique, so only rows whose key hash is shared are compared by
+/// their keys (the survey responses of a large district are tens of millions of rows, and
+/// grouping them by five text columns would take gigabytes); a shared hash is nearly always
+/// a true duplicate, and the rare collision of different keys is told apart by that exact
+/// comparison.
+pub fn resolve(table: Table, rows: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
+    let shared = shared_hashes(rows.column(HASH_COL)?.u64()?);
+    let no_seqs = || DataFrame::new(0, vec![Column::new(SEQ_COL.into(), Vec::<u64>::new())]);
+    if shared.is_empty() {
+        return Ok((rows.drop(HASH_COL)?, no_seqs()?));
+    }
+    let key: Vec<Expr> = table.unique_key().iter().map(|c| col(*c)).collect();
+    let contested = rows
         .clone()
         .lazy()
-        .filter(col("__keep"))
-        .drop(by_name(["__keep"], true, false))
+        .filter(col(HASH_COL).is_in(
+            lit(Series::new("shared".into(), shared)).implode(false),
+            false,
+        ))
         .collect()?;
-    let superseded = marked
-        .lazy()
-        .filter(col("__keep").not())
-        .select([col(SEQ_COL)])
-        .collect()?;
-    Ok((kept, superseded))
+    let losers = match table {
+        Table::Assessments => contested
+            .lazy()
+            .sort_by_exprs(
+                [col("test_date"), col("scale_score"), col(SEQ_COL)],
+                SortMultipleOptions::default()
+                    .with_order_descending_multi([true, true, false])
+                    .with_nulls_last_multi([true, true, true])
+                    .with_maintain_order(true),
+            )
+            .filter(as_struct(key).is_first_distinct().not()),
+        // The later row in the file wins.
+        _ => contested
+            .lazy()
+            .filter(col(SEQ_COL).neq(col(SEQ_COL).max().over(key)?)),
+    }
+    .select([col(SEQ_COL)])
+    .sort([SEQ_COL], SortMultipleOptions::default())
+    .collect()?;
+    if losers.height() == 0 {
+        return Ok((rows.drop(HASH_COL)?, no_seqs()?));
+    }
+    let lost: Vec<u64> = losers.column(SEQ_COL)?.u64()?.into_no_null_iter().collect();
+    let keep: BooleanChunked = rows
+        .column(SEQ_COL)?
+        .u64()?
+        .into_no_null_iter()
+        .map(|seq| lost.binary_search(&seq).is_err())
+        .collect();
+    let kept = filter_by_column(rows.drop(HASH_COL)?, &keep)?;
+    Ok((kept, losers))
+}
+
+/// The hashes that occur more than once, from a sorted copy (8 bytes a row, where grouping
+/// by hash would take several times that).
+fn shared_hashes(hashes: &UInt64Chunked) -> Vec<u64> {
+    use rayon::prelude::*;
+    let mut sorted: Vec<u64> = hashes.into_no_null_iter().collect();
+    sorted.par_sort_unstable();
+    let mut shared: Vec<u64> = sorted
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    shared.dedup();
+    shared
+}
+
+/// `df` filtered one column at a time, so only one column is ever held twice.
+fn filter_by_column(df: DataFrame, mask: &BooleanChunked) -> PolarsResult<DataFrame> {
+    let height = mask.sum().unwrap_or(0) as usize;
+    let columns = df
+        .into_columns()
+        .into_iter()
+        .map(|c| c.filter(mask))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new(height, columns)
 }
 
 /// Why a superseded row lost, for the quarantine's detail column.

@@ -12,7 +12,7 @@ pub use quarantine::QUARANTINE_COLUMNS;
 pub use rules::Reason;
 
 use crate::canonical::Table;
-use crate::ingest::{RawTable, SEQ_COL};
+use crate::ingest::{FILE_COL, IngestError, LINE_COL, RawTable, SEQ_COL};
 use crate::pipeline::Plan;
 use crate::progress::Progress;
 use polars::prelude::*;
@@ -63,9 +63,19 @@ impl TableQuality {
     }
 }
 
+/// Why validation stopped: a file that could not be parsed after all (the chunks of a table
+/// are parsed as they are checked), or an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
+
 /// Validate every raw table. Tables are checked in dependency order: schools before the
 /// tables that name a school, survey items before responses.
-pub fn validate(raw: Vec<RawTable>, plan: &Plan) -> PolarsResult<Validated> {
+pub fn validate(raw: Vec<RawTable>, plan: &Plan) -> Result<Validated, ValidateError> {
     validate_with(raw, plan, &Progress::hidden())
 }
 
@@ -74,7 +84,7 @@ pub fn validate_with(
     raw: Vec<RawTable>,
     plan: &Plan,
     progress: &Progress,
-) -> PolarsResult<Validated> {
+) -> Result<Validated, ValidateError> {
     let mut raw: BTreeMap<Table, RawTable> = raw.into_iter().map(|r| (r.table, r)).collect();
     let mut tables = BTreeMap::new();
     let mut quarantines = Vec::new();
@@ -83,13 +93,12 @@ pub fn validate_with(
         let Some(r) = raw.remove(&table) else {
             continue;
         };
-        let _checking = progress.spinner(format!(
-            "checking {table}: {} rows",
-            crate::thousands(r.frame.height())
-        ));
+        let read = r.rows();
+        let checking =
+            progress.spinner(format!("checking {table}: {} rows", crate::thousands(read)));
         let extra = cross_table_checks(table, &tables, plan)?;
-        let (accepted, quarantined) = check_table(&r, plan, extra)?;
-        let read = r.frame.height();
+        let (accepted, quarantined) = check_table(&r, plan, extra, &checking)?;
+        drop(r);
         let mut by_reason = BTreeMap::new();
         if quarantined.height() > 0 {
             let counts = quarantined
@@ -135,35 +144,96 @@ pub fn validate_with(
     })
 }
 
-/// Check one table: (accepted typed rows, quarantined rows).
+/// Check one table a chunk at a time: (accepted typed rows, quarantined rows). Each chunk is
+/// parsed, typed and checked, and only its accepted typed rows and its rejected rows are
+/// kept; duplicates are then resolved across the whole table, and the raw text of the rows
+/// they supersede is parsed again from their records.
 fn check_table(
     r: &RawTable,
     plan: &Plan,
     extra: ExtraChecks,
-) -> PolarsResult<(DataFrame, DataFrame)> {
+    progress: &crate::progress::Bar,
+) -> Result<(DataFrame, DataFrame), ValidateError> {
     let table = r.table;
+    let input = plan.input(table).expect("raw tables come from plan inputs");
+    let mut accepted_rows: Option<DataFrame> = None;
+    let mut invalid = Vec::new();
+    let (mut done, total) = (0, r.rows());
+    for chunk in r.chunks(plan.validation.chunk_rows) {
+        let frame = r.read(&chunk)?;
+        let (accepted, rejected) = check_chunk(&frame, table, plan, &extra)?;
+        drop(frame);
+        match &mut accepted_rows {
+            Some(all) => {
+                all.vstack_mut_owned(accepted)?;
+            }
+            None => accepted_rows = Some(accepted),
+        }
+        if rejected.height() > 0 {
+            invalid.push(rejected);
+        }
+        done += chunk.rows.len();
+        progress.message(format!(
+            "checking {table}: {} of {} rows",
+            crate::thousands(done),
+            crate::thousands(total)
+        ));
+    }
+    // A chunk per chunk read: few enough that nothing later gathers across many.
+    let accepted_rows = accepted_rows.expect("every table has rows");
+    let (accepted, superseded) = duplicates::resolve(table, accepted_rows)?;
+    let seqs: Vec<u64> = superseded
+        .column(SEQ_COL)?
+        .u64()?
+        .into_no_null_iter()
+        .collect();
+    if !seqs.is_empty() {
+        let superseded_raw = r
+            .pick(&seqs)?
+            .lazy()
+            .with_columns([
+                lit(Reason::DuplicateSuperseded.code()).alias("reason"),
+                lit(NULL).cast(DataType::String).alias("column"),
+                lit(duplicates::detail(table)).alias("detail"),
+            ])
+            .collect()?;
+        invalid.push(superseded_raw);
+    }
+    let quarantined = quarantine::rows(input, table, invalid)?;
+    let accepted = accepted.drop(SEQ_COL)?;
+    Ok((accepted, quarantined))
+}
+
+/// Type and check one chunk of raw rows: (accepted typed rows with their order, rejected
+/// rows with their raw values, file, line, reason, blamed column and detail).
+fn check_chunk(
+    frame: &DataFrame,
+    table: Table,
+    plan: &Plan,
+    extra: &ExtraChecks,
+) -> PolarsResult<(DataFrame, DataFrame)> {
     let input = plan.input(table).expect("raw tables come from plan inputs");
     let mut typed_exprs = Vec::new();
     let mut checks: Vec<Check> = Vec::new();
     for def in table.columns() {
-        let (t, cs) = column_rules(def, input.vendor_name(def.name), &r.frame, plan)?;
+        let (t, cs) = column_rules(def, input.vendor_name(def.name), frame, plan)?;
         typed_exprs.push(t.alias(typed(def.name)));
         checks.extend(cs);
     }
-    let mut lf = r.frame.clone().lazy().with_columns(typed_exprs);
-    for (frame, on) in extra.joins {
+    let mut lf = frame.clone().lazy().with_columns(typed_exprs);
+    for (lookup, on) in &extra.joins {
         let on: Vec<Expr> = on.iter().map(|c| col(c.as_str())).collect();
         lf = lf.join(
-            frame.lazy(),
+            lookup.clone().lazy(),
             on.clone(),
             on,
             JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
         );
     }
     if !extra.columns.is_empty() {
-        lf = lf.with_columns(extra.columns);
+        lf = lf.with_columns(extra.columns.clone());
     }
-    checks.extend(extra.checks);
+    checks.extend(extra.checks.iter().cloned());
     let failure = first_failure(checks);
     let checked = lf
         .with_column(failure.index.alias(rules::FAILED_COL))
@@ -172,8 +242,7 @@ fn check_table(
             failure.column.alias("column"),
         ])
         .collect()?;
-
-    let accepted_rows = checked
+    let accepted = checked
         .clone()
         .lazy()
         .filter(col("reason").is_null())
@@ -186,31 +255,25 @@ fn check_table(
                 .collect::<Vec<_>>(),
         )
         .collect()?;
-    let (accepted, superseded) = duplicates::resolve(table, accepted_rows)?;
-    let invalid = checked
+    let accepted = duplicates::with_key_hash(table, accepted)?;
+    let rejected = checked
         .lazy()
         .filter(col("reason").is_not_null())
         .with_column(failure.detail.alias("detail"))
-        .collect()?;
-    let superseded_raw = r
-        .frame
-        .clone()
-        .lazy()
-        .join(
-            superseded.lazy(),
-            [col(SEQ_COL)],
-            [col(SEQ_COL)],
-            JoinArgs::new(JoinType::Semi),
+        .select(
+            table
+                .columns()
+                .iter()
+                .map(|c| col(c.name))
+                .chain(
+                    [FILE_COL, LINE_COL, "reason", "column", "detail"]
+                        .into_iter()
+                        .map(col),
+                )
+                .collect::<Vec<_>>(),
         )
-        .with_columns([
-            lit(Reason::DuplicateSuperseded.code()).alias("reason"),
-            lit(NULL).cast(DataType::String).alias("column"),
-            lit(duplicates::detail(table)).alias("detail"),
-        ])
         .collect()?;
-    let quarantined = quarantine::rows(input, table, [invalid, superseded_raw])?;
-    let accepted = accepted.drop(SEQ_COL)?;
-    Ok((accepted, quarantined))
+    Ok((accepted, rejected))
 }
 
 /// Checks that need another table (school ids, item scales) or the assessments registry.

@@ -19,11 +19,7 @@ pub const QUARANTINE_COLUMNS: [&str; 7] = [
 
 /// Quarantine rows of one table from frames that hold raw canonical columns plus file, line,
 /// reason, column (canonical) and detail.
-pub fn rows<const N: usize>(
-    input: &Input,
-    table: Table,
-    frames: [DataFrame; N],
-) -> PolarsResult<DataFrame> {
+pub fn rows(input: &Input, table: Table, frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     let mut parts = Vec::new();
     for frame in frames {
         if frame.height() == 0 {

@@ -43,6 +43,7 @@ impl Reason {
 }
 
 /// A failing condition on a row.
+#[derive(Clone)]
 pub struct Check {
     pub reason: Reason,
     pub column: &'static str,
