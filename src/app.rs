@@ -272,6 +272,9 @@ fn select_schools(
     Ok(Some(wanted.to_vec()))
 }
 
+/// Rows of a large table decoded and written at a time.
+const TABLE_SLICE_ROWS: usize = 1 << 22;
+
 fn write_tables(
     staging: &mut Staging,
     plan: &Plan,
@@ -279,7 +282,31 @@ fn write_tables(
     validated: &Validated,
     metrics: &Metrics,
 ) -> anyhow::Result<()> {
+    let codes = crate::validate::survey_codes::SurveyCodes::new(plan, &validated.tables)?;
     for (table, df) in &validated.tables {
+        let rel = format!("tables/{}.parquet", table.name());
+        if *table == Table::SurveyResponses {
+            // Coded (see `validate::survey_codes`): chosen schools by their codes, then decoded
+            // to text and written a slice at a time, since as text the whole table would be
+            // gigabytes.
+            let df = match &schools {
+                Some(ids) => {
+                    let chosen: Vec<u32> = (0..codes.schools.len() as u32)
+                        .filter(|&c| ids.contains(&codes.schools[c as usize]))
+                        .collect();
+                    let chosen = Series::new("chosen".into(), chosen);
+                    df.clone()
+                        .lazy()
+                        .filter(col("school_id").is_in(lit(chosen).implode(false), false))
+                        .collect()?
+                }
+                None => df.clone(),
+            };
+            staging.parquet_slices(&rel, df.height(), TABLE_SLICE_ROWS, |offset, len| {
+                codes.decode(&df.slice(offset as i64, len))
+            })?;
+            continue;
+        }
         let mut df = match (&schools, table.column("school_id")) {
             (Some(ids), Some(_)) => {
                 let ids = Series::new("ids".into(), ids.clone());
@@ -290,7 +317,7 @@ fn write_tables(
             }
             _ => df.clone(),
         };
-        staging.parquet(&format!("tables/{}.parquet", table.name()), &mut df)?;
+        staging.parquet(&rel, &mut df)?;
     }
     for (name, df) in &metrics.tables {
         let mut df = match &schools {

@@ -16,7 +16,7 @@ pub mod flags;
 mod gaps;
 mod groups;
 mod growth;
-mod keys;
+pub(crate) mod keys;
 mod scores;
 pub mod suppression;
 mod survey;
@@ -153,7 +153,9 @@ pub fn compute_with(
         tables.get(&Table::SurveyItems),
         tables.get(&Table::SurveyResponses),
     ) {
-        let (survey, rules) = survey::table(plan, items, responses, &members, &ids, &years)?;
+        let codes = crate::validate::survey_codes::SurveyCodes::new(plan, tables)?;
+        let (survey, rules) =
+            survey::table(plan, items, responses, &codes, &members, &ids, &years)?;
         out.push(("survey", survey));
         hidden.push(("survey", rules));
         lap("survey");
@@ -204,6 +206,13 @@ impl Years {
         let mut seen = BTreeSet::new();
         for df in tables.values() {
             if let Ok(c) = df.column("school_year") {
+                // Survey responses hold the year it starts (see `validate::survey_codes`).
+                if let Ok(start) = c.i32() {
+                    for y in start.unique()?.iter().flatten() {
+                        seen.insert(SchoolYear(y).to_string());
+                    }
+                    continue;
+                }
                 for y in c.str()?.unique()?.iter().flatten() {
                     seen.insert(y.to_string());
                 }

@@ -6,8 +6,9 @@
 
 use super::groups::{number, per_group_sums, with_keys, with_pattern};
 use super::keys::{self, Packing};
-use super::{DISTRICT, Years, ratio, school_year_window, sorted, stream, suppression};
+use super::{DISTRICT, Years, ratio, sorted, stream, suppression};
 use crate::pipeline::Plan;
+use crate::validate::survey_codes::{RESPONDENT_TYPES, SurveyCodes};
 use polars::prelude::*;
 
 pub const COLUMNS: [&str; 10] = [
@@ -91,26 +92,79 @@ fn item_attributes(
     ]
 }
 
+/// `responses` are coded (see `validate::survey_codes`): the cell's fields are packed from
+/// the codes, with no text compared or hashed.
 pub fn table(
     plan: &Plan,
     items: &DataFrame,
     responses: &DataFrame,
+    codes: &SurveyCodes,
     members: &LazyFrame,
     ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<(DataFrame, Vec<(suppression::Rule, usize)>)> {
-    let mut cell_keys = school_year_window(plan, responses, years)?;
-    cell_keys.extend([
+    // The schools that have responses, in id order (school codes follow id order).
+    let present: Vec<u32> = {
+        let mut v: Vec<u32> = responses
+            .column("school_id")?
+            .u32()?
+            .unique()?
+            .iter()
+            .flatten()
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let packing = Packing::new(vec![
+        (
+            "school_id",
+            present
+                .iter()
+                .map(|&c| codes.schools[c as usize].clone())
+                .collect(),
+        ),
+        ("school_year", years.values()),
+        (
+            "window",
+            plan.windows.iter().map(|w| w.id.clone()).collect(),
+        ),
         (
             "respondent_type",
-            ["parent", "staff", "student"].map(String::from).to_vec(),
+            RESPONDENT_TYPES.map(String::from).to_vec(),
         ),
         (
             "construct",
             plan.constructs.iter().map(|c| c.id.clone()).collect(),
         ),
-    ]);
-    let packing = Packing::new(cell_keys)?;
+    ])?;
+    let int_map = |column: &str, from: Vec<i64>| -> Expr {
+        let to: Vec<u64> = (0..from.len() as u64).collect();
+        col(column).cast(DataType::Int64).replace_strict(
+            lit(Series::new("from".into(), from)),
+            lit(Series::new("to".into(), to)),
+            Some(lit(NULL).cast(DataType::UInt64)),
+            Some(DataType::UInt64),
+        )
+    };
+    let cell_codes = [
+        (
+            "school_id",
+            int_map("school_id", present.iter().map(|&c| i64::from(c)).collect()),
+        ),
+        (
+            "school_year",
+            int_map(
+                "school_year",
+                years.start.iter().map(|&y| i64::from(y)).collect(),
+            ),
+        ),
+        ("window", col("window").cast(DataType::UInt64)),
+        (
+            "respondent_type",
+            col("respondent_type").cast(DataType::UInt64),
+        ),
+        ("construct", lit(0u64)),
+    ];
     if (ids.height() as u64) >= 1u64 << (63 - packing.bits) {
         polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
     }
@@ -121,8 +175,7 @@ pub fn table(
         .expect("student is a respondent type");
     // Each item as a code, with its construct's code and the range of favorable answers: a
     // reversed item is favorable at or below max + min − favorable_min.
-    let item_ids = keys::distinct(items, "item_id")?;
-    let item_table = item_attributes(items, &item_ids, &packing)?;
+    let item_table = item_attributes(items, &codes.items, &packing)?;
     // One row per respondent and construct, with their response counts and groups.
     let respondents = keys::attach(
         responses
@@ -130,10 +183,8 @@ pub fn table(
             .lazy()
             .select([
                 col("respondent_id"),
-                keys::encode("item_id", &item_ids).alias("item"),
-                packing
-                    .cell_with(&[("construct", lit(0u64))])
-                    .alias("partial"),
+                col("item_id").cast(DataType::UInt64).alias("item"),
+                packing.cell_with(&cell_codes).alias("partial"),
                 col("response"),
             ])
             .join(

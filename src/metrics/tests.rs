@@ -795,6 +795,29 @@ fn dashboard_color_needs_thirty_students_in_both_years() {
     assert_eq!(f(&d, "color"), None);
 }
 
+/// Add survey items and responses to `tables` as validation leaves them: the responses coded
+/// (see `validate::survey_codes`), with a schools table holding the schools they name.
+fn with_survey(
+    tables: &mut BTreeMap<Table, DataFrame>,
+    p: &Plan,
+    items: DataFrame,
+    responses: DataFrame,
+) {
+    let schools = responses
+        .clone()
+        .lazy()
+        .select([col("school_id").unique()])
+        .collect()
+        .unwrap();
+    tables.insert(Table::Schools, schools);
+    tables.insert(Table::SurveyItems, items);
+    let codes = crate::validate::survey_codes::SurveyCodes::new(p, tables).unwrap();
+    tables.insert(
+        Table::SurveyResponses,
+        codes.encode_frame(responses).unwrap(),
+    );
+}
+
 fn survey_tables() -> (DataFrame, DataFrame) {
     let items = df![
         "item_id" => ["I1", "I2", "T1"],
@@ -847,11 +870,8 @@ fn survey_favorability_with_reversed_items() {
         ("Z", "2025-26", "S1", "F", "HI", "EO"),
     ]);
     let (items, responses) = survey_tables();
-    let tables = BTreeMap::from([
-        (Table::Students, st),
-        (Table::SurveyItems, items),
-        (Table::SurveyResponses, responses),
-    ]);
+    let mut tables = BTreeMap::from([(Table::Students, st)]);
+    with_survey(&mut tables, &p, items, responses);
     let m = compute(&p, &tables).unwrap();
     let s = |school: &'static str,
              rtype: &'static str,
@@ -937,12 +957,11 @@ fn empty_extracts_give_empty_tables_with_their_columns() {
     let (st, sc) = worked_example("2025-26", "spring");
     let none = |df: DataFrame| df.head(Some(0));
     let (items, responses) = survey_tables();
-    let tables = BTreeMap::from([
+    let mut tables = BTreeMap::from([
         (Table::Students, none(students(&st))),
         (Table::Assessments, none(scores(&sc, "sbac"))),
-        (Table::SurveyItems, items),
-        (Table::SurveyResponses, none(responses)),
     ]);
+    with_survey(&mut tables, &p, items, none(responses));
     let m = compute(&p, &tables).expect("empty extracts compute");
     for (table, df) in &m.tables {
         assert_eq!(df.height(), 0, "{table}");

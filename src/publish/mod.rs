@@ -159,6 +159,39 @@ impl Staging {
         Ok(())
     }
 
+    /// Write a table of `rows` rows as Parquet (zstd) at `rel`, `slice` rows at a time, each
+    /// made by `part(offset, len)`: a table computed on the way out (survey codes decoded to
+    /// text) is never whole.
+    pub fn parquet_slices(
+        &mut self,
+        rel: &str,
+        rows: usize,
+        slice: usize,
+        part: impl Fn(usize, usize) -> PolarsResult<DataFrame>,
+    ) -> anyhow::Result<()> {
+        let _open = writing();
+        let path = self.target(rel)?;
+        let mut file = Recording::new(fs::File::create(&path)?);
+        let written = (|| -> PolarsResult<()> {
+            let first = part(0, slice.min(rows))?;
+            let mut writer = ParquetWriter::new(&mut file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .with_statistics(StatisticsOptions::full())
+                .batched(first.schema())?;
+            writer.write_batch(&first)?;
+            let mut offset = first.height();
+            while offset < rows {
+                let next = part(offset, slice.min(rows - offset))?;
+                writer.write_batch(&next)?;
+                offset += next.height().max(1);
+            }
+            writer.finish().map(|_| ())
+        })();
+        file.result(&path, written)?;
+        self.record(rel, Some(rows))?;
+        Ok(())
+    }
+
     /// Write a table as CSV with a header at `rel`.
     pub fn csv(&mut self, rel: &str, df: &mut DataFrame) -> anyhow::Result<()> {
         let _open = writing();

@@ -484,7 +484,24 @@ fn coverage(
         let Some(df) = req.validated.table(t) else {
             return Ok(BTreeMap::new());
         };
-        let mut lf = df.clone().lazy().filter(col("school_year").eq(lit(year)));
+        let mut lf = df.clone().lazy();
+        if t == Table::SurveyResponses {
+            // Coded (see `validate::survey_codes`): the year's student rows by their codes,
+            // then the school ids.
+            use crate::validate::survey_codes::{RESPONDENT_TYPES, SurveyCodes};
+            let codes = SurveyCodes::new(req.plan, &req.validated.tables)?;
+            let start = crate::canonical::SchoolYear::parse(year).map_or(i32::MIN, |y| y.0);
+            let student = RESPONDENT_TYPES.iter().position(|r| *r == "student");
+            lf = lf
+                .filter(col("school_year").eq(lit(start)))
+                .filter(col("respondent_type").eq(lit(student.unwrap_or(0) as u32)))
+                .with_columns([
+                    codes.decoded("school_id", (start, start)),
+                    lit(year).alias("school_year"),
+                    lit("student").alias("respondent_type"),
+                ]);
+        }
+        let mut lf = lf.filter(col("school_year").eq(lit(year)));
         if let Some(e) = extra {
             lf = lf.filter(e);
         }

@@ -7,6 +7,7 @@
 
 use super::{District, write};
 use crate::canonical::{SchoolYear, Table};
+use crate::validate::survey_codes::SurveyCodes;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
@@ -63,11 +64,15 @@ pub fn typed_tables(d: &District) -> PolarsResult<BTreeMap<Table, DataFrame>> {
         "text" => d.items.iter().map(|i| i.text.as_str()).collect::<Vec<_>>(),
     ]?;
     let survey = write::survey_frame(d, &d.survey)?;
-    Ok(BTreeMap::from([
+    let mut tables = BTreeMap::from([
         (Table::Schools, schools),
         (Table::Students, students),
         (Table::Assessments, assessments),
         (Table::SurveyItems, items),
-        (Table::SurveyResponses, survey),
-    ]))
+    ]);
+    // Kept coded, as validation keeps them, with the sample pipeline's windows.
+    let windows = super::model::WINDOWS.map(|(w, _)| w.to_string()).to_vec();
+    let codes = SurveyCodes::with_windows(windows, &tables)?;
+    tables.insert(Table::SurveyResponses, codes.encode_frame(survey)?);
+    Ok(tables)
 }

@@ -7,6 +7,7 @@
 mod duplicates;
 mod quarantine;
 pub mod rules;
+pub mod survey_codes;
 
 pub use quarantine::QUARANTINE_COLUMNS;
 pub use rules::Reason;
@@ -255,6 +256,10 @@ fn check_chunk(
                 .collect::<Vec<_>>(),
         )
         .collect()?;
+    let accepted = match &extra.codes {
+        Some(codes) => codes.encode_frame(accepted)?,
+        None => accepted,
+    };
     let accepted = duplicates::with_key_hash(table, accepted)?;
     let rejected = checked
         .lazy()
@@ -283,6 +288,8 @@ struct ExtraChecks {
     /// Lookup columns computed from the typed columns before the checks run.
     columns: Vec<Expr>,
     checks: Vec<Check>,
+    /// How accepted rows are coded (survey responses; see `survey_codes`).
+    codes: Option<survey_codes::SurveyCodes>,
 }
 
 fn cross_table_checks(
@@ -294,6 +301,7 @@ fn cross_table_checks(
         joins: Vec::new(),
         columns: Vec::new(),
         checks: Vec::new(),
+        codes: None,
     };
     if matches!(
         table,
@@ -341,6 +349,7 @@ fn cross_table_checks(
             });
         }
         Table::SurveyResponses => {
+            extra.codes = Some(survey_codes::SurveyCodes::new(plan, done)?);
             // Each response's item type and scale, looked up by expression rather than a
             // join: a join would copy every column of every response to add three.
             let items = done.get(&Table::SurveyItems).cloned().unwrap_or_default();
