@@ -318,10 +318,17 @@ fn make_schools(n: usize, rng: &mut ChaCha8Rng) -> Vec<School> {
     let normal = Normal::new(0.0, 1.0).expect("valid normal");
     let mut schools = Vec::new();
     let mut name_i = 0;
+    // Ids number each level from its own base, three digits while the levels fit (500
+    // elementary, 200 middle and 199 high schools), five beyond, so no two schools share one.
+    let [elementary, middle, high] = if n_elem <= 500 && n_middle <= 200 && n_high <= 199 {
+        [101, 601, 801]
+    } else {
+        [10_001, 60_001, 80_001]
+    };
     for (level, count, suffix, first_id) in [
-        ("elementary", n_elem, "Elementary", 101),
-        ("middle", n_middle, "Middle School", 601),
-        ("high", n_high, "High School", 801),
+        ("elementary", n_elem, "Elementary", elementary),
+        ("middle", n_middle, "Middle School", middle),
+        ("high", n_high, "High School", high),
     ] {
         for i in 0..count {
             let poverty: f64 = rng.random();
@@ -960,5 +967,23 @@ fn staff_and_parent_surveys(
             window: SPRING,
         };
         respond(g, &respondent, at, |_| warmth, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A district of a state's size has more schools of a level than three digits hold; every
+    /// school still has its own id, and small districts keep their three-digit ids.
+    #[test]
+    fn school_ids_are_unique_at_any_size() {
+        for (n, first) in [(85, "101"), (1_149, "10001"), (6_900, "10001")] {
+            let schools = make_schools(n, &mut ChaCha8Rng::seed_from_u64(1));
+            let ids: std::collections::BTreeSet<&str> =
+                schools.iter().map(|s| s.id.as_str()).collect();
+            assert_eq!(ids.len(), n, "{n} schools");
+            assert_eq!(schools[0].id, first);
+        }
     }
 }
