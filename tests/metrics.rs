@@ -659,15 +659,21 @@ fn bench_times_whole_runs_from_files() {
         text.starts_with("district: 1,500 students in 5 schools over 3 years, Parquet"),
         "{text}"
     );
-    let truth: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            cache
-                .path()
-                .join("g2-1500s-5sch-3y-seed2026-parquet/truth.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    // The district's folder is named by the generator's version and the arguments.
+    let district = std::fs::read_dir(cache.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .ends_with("-1500s-5sch-3y-seed2026-parquet")
+            })
+        })
+        .expect("the district is cached under its arguments");
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(district.join("truth.json")).unwrap())
+            .unwrap();
     let responses = truth["rows"]["survey_responses"].as_u64().unwrap() as usize;
     assert!(
         text.contains(&format!(
