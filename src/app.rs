@@ -273,7 +273,7 @@ fn select_schools(
 }
 
 /// Rows of a large table decoded and written at a time.
-const TABLE_SLICE_ROWS: usize = 1 << 22;
+const TABLE_SLICE_ROWS: usize = 1 << 20;
 
 fn write_tables(
     staging: &mut Staging,
@@ -282,10 +282,9 @@ fn write_tables(
     validated: &Validated,
     metrics: &Metrics,
 ) -> anyhow::Result<()> {
-    let codes = crate::validate::survey_codes::SurveyCodes::new(plan, &validated.tables)?;
     for (table, df) in &validated.tables {
         let rel = format!("tables/{}.parquet", table.name());
-        if *table == Table::SurveyResponses {
+        if let (Table::SurveyResponses, Some(codes)) = (table, &validated.survey_codes) {
             // Coded (see `validate::survey_codes`): chosen schools by their codes, then decoded
             // to text and written a slice at a time, since as text the whole table would be
             // gigabytes.
@@ -302,8 +301,9 @@ fn write_tables(
                 }
                 None => df.clone(),
             };
+            let respondents = codes.respondents();
             staging.parquet_slices(&rel, df.height(), TABLE_SLICE_ROWS, |offset, len| {
-                codes.decode(&df.slice(offset as i64, len))
+                codes.decode_with(&df.slice(offset as i64, len), &respondents)
             })?;
             continue;
         }

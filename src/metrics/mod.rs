@@ -107,9 +107,8 @@ pub fn compute_with(
     if let Some(a) = tables.get(&Table::Assessments) {
         id_columns.push((a, "student_id"));
     }
-    if let Some(r) = tables.get(&Table::SurveyResponses) {
-        id_columns.push((r, "respondent_id"));
-    }
+    // Survey respondents come coded: students by their student id's position, the others
+    // numbered after every id here (see `survey::table`).
     let ids = if id_columns.is_empty() {
         df!["id" => Vec::<String>::new(), "idx" => Vec::<u64>::new()]?
     } else {

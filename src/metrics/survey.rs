@@ -165,7 +165,27 @@ pub fn table(
         ),
         ("construct", lit(0u64)),
     ];
-    if (ids.height() as u64) >= 1u64 << (63 - packing.bits) {
+    // A respondent who is a student has the number of their student id; the others are
+    // numbered after every id.
+    let n_students = codes.students.len() as i64;
+    let max_code = responses
+        .column("respondent_id")?
+        .u32()?
+        .max()
+        .map_or(0, i64::from);
+    let numbered = (ids.height() as i64 + (max_code + 1 - n_students).max(0)) as u64;
+    let student_numbers = keys::attach(
+        df![
+            "student" => codes.students.clone(),
+            "code" => (0..n_students as u32).collect::<Vec<_>>(),
+        ]?
+        .lazy(),
+        ids,
+        "student",
+        "sidx",
+    )
+    .select([col("code"), col("sidx")]);
+    if numbered >= 1u64 << (63 - packing.bits) {
         polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
     }
     // Respondent number above the cell's bits: one integer per (respondent, cell).
@@ -177,42 +197,57 @@ pub fn table(
     // reversed item is favorable at or below max + min − favorable_min.
     let item_table = item_attributes(items, &codes.items, &packing)?;
     // One row per respondent and construct, with their response counts and groups.
-    let respondents = keys::attach(
-        responses
-            .clone()
-            .lazy()
-            .select([
-                col("respondent_id"),
-                col("item_id").cast(DataType::UInt64).alias("item"),
-                packing.cell_with(&cell_codes).alias("partial"),
-                col("response"),
-            ])
-            .join(
-                item_table.lazy(),
-                [col("item")],
-                [col("item")],
-                JoinArgs::new(JoinType::Inner),
-            ),
-        ids,
-        "respondent_id",
-        "ridx",
-    )
-    .select([
-        (col("ridx") * above()
-            + col("partial")
-            + col("construct_code") * lit(1u64 << packing.shift("construct")))
-        .alias("key"),
-        col("response")
-            .gt_eq(col("lo"))
-            .and(col("response").lt_eq(col("hi")))
-            .cast(DataType::Int64)
-            .alias("favorable"),
-    ])
-    .group_by([col("key")])
-    .agg([
-        len().cast(DataType::Int64).alias("n_responses"),
-        col("favorable").sum().alias("n_favorable"),
-    ]);
+    let respondents = responses
+        .clone()
+        .lazy()
+        .select([
+            col("respondent_id"),
+            col("item_id").cast(DataType::UInt64).alias("item"),
+            packing.cell_with(&cell_codes).alias("partial"),
+            col("response"),
+        ])
+        .join(
+            item_table.lazy(),
+            [col("item")],
+            [col("item")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            student_numbers,
+            [col("respondent_id")],
+            [col("code")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            when(
+                col("respondent_id")
+                    .cast(DataType::Int64)
+                    .lt(lit(n_students)),
+            )
+            .then(col("sidx"))
+            .otherwise(
+                (lit(ids.height() as i64) + col("respondent_id").cast(DataType::Int64)
+                    - lit(n_students))
+                .cast(DataType::UInt64),
+            )
+            .alias("ridx"),
+        )
+        .select([
+            (col("ridx") * above()
+                + col("partial")
+                + col("construct_code") * lit(1u64 << packing.shift("construct")))
+            .alias("key"),
+            col("response")
+                .gt_eq(col("lo"))
+                .and(col("response").lt_eq(col("hi")))
+                .cast(DataType::Int64)
+                .alias("favorable"),
+        ])
+        .group_by([col("key")])
+        .agg([
+            len().cast(DataType::Int64).alias("n_responses"),
+            col("favorable").sum().alias("n_favorable"),
+        ]);
     let respondents = stream(respondents)?
         .lazy()
         .with_columns([

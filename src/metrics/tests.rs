@@ -811,7 +811,7 @@ fn with_survey(
         .unwrap();
     tables.insert(Table::Schools, schools);
     tables.insert(Table::SurveyItems, items);
-    let codes = crate::validate::survey_codes::SurveyCodes::new(p, tables).unwrap();
+    let mut codes = crate::validate::survey_codes::SurveyCodes::new(p, tables).unwrap();
     tables.insert(
         Table::SurveyResponses,
         codes.encode_frame(responses).unwrap(),

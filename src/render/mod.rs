@@ -489,7 +489,14 @@ fn coverage(
             // Coded (see `validate::survey_codes`): the year's student rows by their codes,
             // then the school ids.
             use crate::validate::survey_codes::{RESPONDENT_TYPES, SurveyCodes};
-            let codes = SurveyCodes::new(req.plan, &req.validated.tables)?;
+            let rebuilt;
+            let codes = match &req.validated.survey_codes {
+                Some(codes) => codes,
+                None => {
+                    rebuilt = SurveyCodes::new(req.plan, &req.validated.tables)?;
+                    &rebuilt
+                }
+            };
             let start = crate::canonical::SchoolYear::parse(year).map_or(i32::MIN, |y| y.0);
             let student = RESPONDENT_TYPES.iter().position(|r| *r == "student");
             lf = lf

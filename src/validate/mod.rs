@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 /// The typed, accepted tables, the quarantine, and the counts behind the quality report.
 pub struct Validated {
     pub tables: BTreeMap<Table, DataFrame>,
+    /// What the survey responses' codes stand for (see `survey_codes`).
+    pub survey_codes: Option<survey_codes::SurveyCodes>,
     pub quarantine: DataFrame,
     pub quality: Quality,
 }
@@ -90,6 +92,7 @@ pub fn validate_with(
     let mut tables = BTreeMap::new();
     let mut quarantines = Vec::new();
     let mut quality = Vec::new();
+    let mut survey_codes = None;
     for table in Table::ALL {
         let Some(r) = raw.remove(&table) else {
             continue;
@@ -98,7 +101,10 @@ pub fn validate_with(
         let checking =
             progress.spinner(format!("checking {table}: {} rows", crate::thousands(read)));
         let extra = cross_table_checks(table, &tables, plan)?;
-        let (accepted, quarantined) = check_table(&r, plan, extra, &checking)?;
+        let (accepted, quarantined, codes) = check_table(&r, plan, extra, &checking)?;
+        if codes.is_some() {
+            survey_codes = codes;
+        }
         drop(r);
         let mut by_reason = BTreeMap::new();
         if quarantined.height() > 0 {
@@ -136,6 +142,7 @@ pub fn validate_with(
     let quarantine = quarantine::assemble(quarantines)?;
     Ok(Validated {
         tables,
+        survey_codes,
         quarantine,
         quality: Quality {
             tables: quality,
@@ -152,9 +159,9 @@ pub fn validate_with(
 fn check_table(
     r: &RawTable,
     plan: &Plan,
-    extra: ExtraChecks,
+    mut extra: ExtraChecks,
     progress: &crate::progress::Bar,
-) -> Result<(DataFrame, DataFrame), ValidateError> {
+) -> Result<(DataFrame, DataFrame, Option<survey_codes::SurveyCodes>), ValidateError> {
     let table = r.table;
     let input = plan.input(table).expect("raw tables come from plan inputs");
     let mut accepted_rows: Option<DataFrame> = None;
@@ -164,6 +171,11 @@ fn check_table(
         let frame = r.read(&chunk)?;
         let (accepted, rejected) = check_chunk(&frame, table, plan, &extra)?;
         drop(frame);
+        let accepted = match &mut extra.codes {
+            Some(codes) => codes.encode_frame(accepted)?,
+            None => accepted,
+        };
+        let accepted = duplicates::with_key_hash(table, accepted)?;
         match &mut accepted_rows {
             Some(all) => {
                 all.vstack_mut_owned(accepted)?;
@@ -202,7 +214,7 @@ fn check_table(
     }
     let quarantined = quarantine::rows(input, table, invalid)?;
     let accepted = accepted.drop(SEQ_COL)?;
-    Ok((accepted, quarantined))
+    Ok((accepted, quarantined, extra.codes))
 }
 
 /// Type and check one chunk of raw rows: (accepted typed rows with their order, rejected
@@ -256,11 +268,6 @@ fn check_chunk(
                 .collect::<Vec<_>>(),
         )
         .collect()?;
-    let accepted = match &extra.codes {
-        Some(codes) => codes.encode_frame(accepted)?,
-        None => accepted,
-    };
-    let accepted = duplicates::with_key_hash(table, accepted)?;
     let rejected = checked
         .lazy()
         .filter(col("reason").is_not_null())

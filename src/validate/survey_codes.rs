@@ -8,12 +8,16 @@
 //! - `school_year`: the year it starts, 2024 for 2024-25 (`Int32`);
 //! - `window`: its position among the pipeline's windows (`UInt32`);
 //! - `item_id`: the item's position among the accepted items' ids, sorted (`UInt32`);
-//! - `response` stays `Int32` and `respondent_id` text (it joins the students table).
+//! - `respondent_id`: the id's position among the accepted students' ids, sorted, when it is
+//!   one; otherwise the number of student ids plus its position among the other respondents'
+//!   ids in the order they first appear (`UInt32`);
+//! - `response` stays `Int32`.
 //!
 //! Validation has rejected every row whose school, item or code is unknown, so every code
-//! decodes. The codes are derived from the pipeline and the accepted schools and items alone,
-//! so a consumer rebuilds the lists with [`SurveyCodes::new`]; [`SurveyCodes::decode`] gives
-//! the canonical text columns back (for published tables and for pages).
+//! decodes. Every list but the other respondents' ids derives from the pipeline and the
+//! accepted schools, students and items, so metrics rebuild them with [`SurveyCodes::new`];
+//! validation hands on its own `SurveyCodes`, which also knows the other respondents, and
+//! [`SurveyCodes::decode`] with it gives the canonical text back (for published tables).
 
 use crate::canonical::{SchoolYear, Table};
 use crate::metrics::keys;
@@ -24,7 +28,8 @@ use std::collections::BTreeMap;
 /// Respondent types in code order (alphabetical, as metrics pack them).
 pub const RESPONDENT_TYPES: [&str; 3] = ["parent", "staff", "student"];
 
-/// The columns held as codes, in the table's order.
+/// The columns held as codes by expressions, in the table's order (`respondent_id` is coded
+/// through [`SurveyCodes::code_respondents`]).
 const CODED: [&str; 5] = [
     "respondent_type",
     "school_id",
@@ -34,11 +39,17 @@ const CODED: [&str; 5] = [
 ];
 
 /// What each code stands for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct SurveyCodes {
     pub schools: Vec<String>,
     pub items: Vec<String>,
     pub windows: Vec<String>,
+    /// The accepted students' ids, sorted: respondent codes below their count.
+    pub students: Vec<String>,
+    /// Other respondents' ids in the order they were coded: codes from `students.len()` on.
+    pub others: Vec<String>,
+    /// Each id's code, filled when respondents are first coded.
+    book: std::collections::HashMap<String, u32>,
 }
 
 impl SurveyCodes {
@@ -61,7 +72,50 @@ impl SurveyCodes {
             schools: ids(Table::Schools, "school_id")?,
             items: ids(Table::SurveyItems, "item_id")?,
             windows,
+            students: ids(Table::Students, "student_id")?,
+            others: Vec::new(),
+            book: std::collections::HashMap::new(),
         })
+    }
+
+    /// Replace the text `respondent_id` of `df` by codes, numbering ids not seen before.
+    pub fn code_respondents(&mut self, mut df: DataFrame) -> PolarsResult<DataFrame> {
+        if self.book.is_empty() {
+            self.book = self
+                .students
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i as u32))
+                .collect();
+        }
+        let n_students = self.students.len();
+        let ids = df.column("respondent_id")?.str()?.clone();
+        let mut codes: Vec<Option<u32>> = Vec::with_capacity(ids.len());
+        for id in ids.iter() {
+            codes.push(id.map(|id| match self.book.get(id) {
+                Some(&c) => c,
+                None => {
+                    let c = (n_students + self.others.len()) as u32;
+                    self.others.push(id.to_string());
+                    self.book.insert(id.to_string(), c);
+                    c
+                }
+            }));
+        }
+        df.with_column(Column::new("respondent_id".into(), codes))?;
+        Ok(df)
+    }
+
+    /// Every respondent id in code order, for [`SurveyCodes::decode_with`].
+    pub fn respondents(&self) -> Series {
+        Series::new(
+            "respondent_id".into(),
+            self.students
+                .iter()
+                .chain(&self.others)
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn list(&self, column: &str) -> Vec<String> {
@@ -130,17 +184,31 @@ impl SurveyCodes {
     }
 
     /// A table of canonical text made coded.
-    pub fn encode_frame(&self, df: DataFrame) -> PolarsResult<DataFrame> {
-        df.lazy().with_columns(self.encode()).collect()
+    pub fn encode_frame(&mut self, df: DataFrame) -> PolarsResult<DataFrame> {
+        let df = df.lazy().with_columns(self.encode()).collect()?;
+        self.code_respondents(df)
     }
 
-    /// A coded table with its canonical text back.
+    /// A coded table with its canonical text back (needs the `SurveyCodes` that coded it).
     pub fn decode(&self, df: &DataFrame) -> PolarsResult<DataFrame> {
+        self.decode_with(df, &self.respondents())
+    }
+
+    /// [`SurveyCodes::decode`] with the respondent ids in code order given, for a table
+    /// decoded a slice at a time.
+    pub fn decode_with(&self, df: &DataFrame, respondents: &Series) -> PolarsResult<DataFrame> {
         let years = SurveyCodes::years(df)?;
-        df.clone()
+        let mut out = df
+            .clone()
             .lazy()
             .with_columns(CODED.map(|c| self.decoded(c, years)))
-            .collect()
+            .collect()?;
+        let codes = df.column("respondent_id")?.u32()?;
+        let idx: IdxCa = codes.iter().map(|c| c.map(|c| c as IdxSize)).collect();
+        out.with_column(respondents.take(&idx)?.into_column())?;
+        // The ids come back as one chunk; writers need every column chunked alike.
+        out.rechunk_mut_par();
+        Ok(out)
     }
 }
 
@@ -153,8 +221,13 @@ mod tests {
     fn codes_decode_to_the_text_they_came_from() {
         let schools = df!["school_id" => ["B2", "A1", "C3"]].unwrap();
         let items = df!["item_id" => ["q9", "q10"]].unwrap();
-        let tables = BTreeMap::from([(Table::Schools, schools), (Table::SurveyItems, items)]);
-        let codes =
+        let students = df!["student_id" => ["r3", "r9"]].unwrap();
+        let tables = BTreeMap::from([
+            (Table::Schools, schools),
+            (Table::Students, students),
+            (Table::SurveyItems, items),
+        ]);
+        let mut codes =
             SurveyCodes::with_windows(vec!["fall".into(), "spring".into()], &tables).unwrap();
         let text = df![
             "respondent_id" => ["r1", "r2", "r3"],
@@ -176,7 +249,10 @@ mod tests {
                 .into_no_null_iter()
                 .collect()
         };
-        // Positions in the sorted ids, the type list and the pipeline's windows.
+        // Positions in the sorted ids, the type list and the pipeline's windows; a student
+        // respondent by their student id, the others after the students in order of appearance.
+        assert_eq!(as_u32("respondent_id"), [2, 3, 0]);
+        assert_eq!(codes.others, ["r1", "r2"]);
         assert_eq!(as_u32("school_id"), [2, 0, 1]);
         assert_eq!(as_u32("respondent_type"), [2, 0, 1]);
         assert_eq!(as_u32("window"), [1, 0, 1]);
