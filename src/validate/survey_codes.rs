@@ -49,7 +49,7 @@ pub struct SurveyCodes {
     /// Other respondents' ids in the order they were coded: codes from `students.len()` on.
     pub others: Vec<String>,
     /// Each id's code, filled when respondents are first coded.
-    book: std::collections::HashMap<String, u32>,
+    book: PlHashMap<String, u32>,
 }
 
 impl SurveyCodes {
@@ -74,7 +74,7 @@ impl SurveyCodes {
             windows,
             students: ids(Table::Students, "student_id")?,
             others: Vec::new(),
-            book: std::collections::HashMap::new(),
+            book: PlHashMap::new(),
         })
     }
 
