@@ -120,20 +120,6 @@ impl RawTable {
             .map_err(|e| internal(&self.input, e))
     }
 
-    /// The whole table (for small tables and tests).
-    pub fn frame(&self) -> Result<DataFrame, IngestError> {
-        let mut frames = Vec::new();
-        for chunk in self.chunks(CHUNK_ROWS) {
-            frames.push(self.read(&chunk)?.lazy());
-        }
-        if frames.is_empty() {
-            return self.canonical_rows(&self.sources[0], &[]);
-        }
-        concat(frames, UnionArgs::default())
-            .and_then(LazyFrame::collect)
-            .map_err(|e| internal(&self.input, e))
-    }
-
     /// Rows `rows` (sorted) of one file, parsed and made canonical.
     fn canonical_rows(&self, s: &Source, rows: &[usize]) -> Result<DataFrame, IngestError> {
         let input = &self.input;

@@ -39,7 +39,7 @@ const CODED: [&str; 5] = [
 ];
 
 /// What each code stands for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SurveyCodes {
     pub schools: Vec<String>,
     pub items: Vec<String>,
