@@ -79,6 +79,17 @@ where
     }
 }
 
+/// Map an integer column through a table (`from[i]` -> `to[i]`, anything else null).
+pub fn map_int(column: &str, from: Vec<i64>, to: Series) -> Expr {
+    let dtype = to.dtype().clone();
+    col(column).cast(DataType::Int64).replace_strict(
+        lit(Series::new("from".into(), from)),
+        lit(to),
+        Some(lit(NULL).cast(dtype.clone())),
+        Some(dtype),
+    )
+}
+
 /// Map a text column to its code (position in `values`), as `u64`.
 pub fn encode(column: &str, values: &[String]) -> Expr {
     let codes: Vec<u64> = (0..values.len() as u64).collect();

@@ -139,12 +139,7 @@ pub fn table(
     ])?;
     let int_map = |column: &str, from: Vec<i64>| -> Expr {
         let to: Vec<u64> = (0..from.len() as u64).collect();
-        col(column).cast(DataType::Int64).replace_strict(
-            lit(Series::new("from".into(), from)),
-            lit(Series::new("to".into(), to)),
-            Some(lit(NULL).cast(DataType::UInt64)),
-            Some(DataType::UInt64),
-        )
+        keys::map_int(column, from, Series::new("to".into(), to))
     };
     let cell_codes = [
         (

@@ -166,15 +166,7 @@ impl SurveyCodes {
         let codes: Vec<i64> = (0..list.len() as i64)
             .map(|i| i + i64::from(first))
             .collect();
-        col(column)
-            .cast(DataType::Int64)
-            .replace_strict(
-                lit(Series::new("codes".into(), codes)),
-                lit(Series::new("values".into(), list)),
-                Some(lit(NULL).cast(DataType::String)),
-                Some(DataType::String),
-            )
-            .alias(column)
+        keys::map_int(column, codes, Series::new("values".into(), list)).alias(column)
     }
 
     /// The first and last school year (by starting year) of a coded table.
