@@ -289,16 +289,7 @@ fn write_tables(
             // to text and written a slice at a time, since as text the whole table would be
             // gigabytes.
             let df = match &schools {
-                Some(ids) => {
-                    let chosen: Vec<u32> = (0..codes.schools.len() as u32)
-                        .filter(|&c| ids.contains(&codes.schools[c as usize]))
-                        .collect();
-                    let chosen = Series::new("chosen".into(), chosen);
-                    df.clone()
-                        .lazy()
-                        .filter(col("school_id").is_in(lit(chosen).implode(false), false))
-                        .collect()?
-                }
+                Some(ids) => codes.of_schools(df, ids)?,
                 None => df.clone(),
             };
             let respondents = codes.respondents();

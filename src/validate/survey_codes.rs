@@ -175,6 +175,18 @@ impl SurveyCodes {
         Ok((years.min().unwrap_or(0), years.max().unwrap_or(0)))
     }
 
+    /// The rows of a coded table at the schools `ids`, chosen by their codes.
+    pub fn of_schools(&self, df: &DataFrame, ids: &[String]) -> PolarsResult<DataFrame> {
+        let chosen: Vec<u32> = (0..self.schools.len() as u32)
+            .filter(|&c| ids.contains(&self.schools[c as usize]))
+            .collect();
+        let chosen = Series::new("chosen".into(), chosen);
+        df.clone()
+            .lazy()
+            .filter(col("school_id").is_in(lit(chosen).implode(false), false))
+            .collect()
+    }
+
     /// A table of canonical text made coded.
     pub fn encode_frame(&mut self, df: DataFrame) -> PolarsResult<DataFrame> {
         let df = df.lazy().with_columns(self.encode()).collect()?;
