@@ -86,6 +86,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         args.pipeline.display()
     );
 
+    publish::clean_up_on_interrupt();
     let progress = crate::progress::Progress::new(args.quiet);
     let raw = ingest::ingest_with(&plan, &progress)?;
     for t in &raw {
@@ -113,8 +114,13 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
 
     let selected = select_schools(&validated, args.schools.as_deref())?;
 
-    let metrics =
-        metrics::compute_with(&plan, &validated.tables, &progress).map_err(Failure::internal)?;
+    let metrics = metrics::compute_with(
+        &plan,
+        &validated.tables,
+        validated.survey.as_ref(),
+        &progress,
+    )
+    .map_err(Failure::internal)?;
     lap("metrics", &mut timings);
     print_metrics(&plan, &metrics);
 
@@ -123,7 +129,6 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         .clone()
         .or_else(|| plan.outputs.dir.clone())
         .unwrap_or_else(|| PathBuf::from("reports"));
-    publish::clean_up_on_interrupt();
     let mut staging = Staging::begin(&out, &plan.name, started)
         .map_err(|e| output_failure(&out, anyhow::Error::new(e)))?;
     write_tables(&mut staging, &plan, selected.clone(), &validated, &metrics)
@@ -282,22 +287,35 @@ fn write_tables(
     validated: &Validated,
     metrics: &Metrics,
 ) -> anyhow::Result<()> {
+    if let Some(survey) = &validated.survey {
+        // Coded (see `validate::survey_codes`) and in parts: chosen schools by their codes,
+        // then decoded to text and written a slice at a time, since as text the whole table
+        // would be gigabytes.
+        let respondents = &survey.codes.respondents();
+        let rel = format!("tables/{}.parquet", Table::SurveyResponses.name());
+        type Slices<'a> = Box<dyn Iterator<Item = PolarsResult<DataFrame>> + 'a>;
+        let slices = survey.parts.frames().flat_map(|part| -> Slices<'_> {
+            let chosen = part.and_then(|df| match &schools {
+                Some(ids) => survey.codes.of_schools(&df, ids),
+                None => Ok(df),
+            });
+            let df = match chosen {
+                Ok(df) => df,
+                Err(e) => return Box::new(std::iter::once(Err(e))),
+            };
+            let n = df.height();
+            // An empty part still gives one (empty) slice, so the table has its columns.
+            Box::new((0..n.max(1)).step_by(TABLE_SLICE_ROWS).map(move |offset| {
+                let len = TABLE_SLICE_ROWS.min(n - offset.min(n));
+                survey
+                    .codes
+                    .decode_with(&df.slice(offset as i64, len), respondents)
+            }))
+        });
+        staging.parquet_frames(&rel, slices)?;
+    }
     for (table, df) in &validated.tables {
         let rel = format!("tables/{}.parquet", table.name());
-        if let (Table::SurveyResponses, Some(codes)) = (table, &validated.survey_codes) {
-            // Coded (see `validate::survey_codes`): chosen schools by their codes, then decoded
-            // to text and written a slice at a time, since as text the whole table would be
-            // gigabytes.
-            let df = match &schools {
-                Some(ids) => codes.of_schools(df, ids)?,
-                None => df.clone(),
-            };
-            let respondents = codes.respondents();
-            staging.parquet_slices(&rel, df.height(), TABLE_SLICE_ROWS, |offset, len| {
-                codes.decode_with(&df.slice(offset as i64, len), &respondents)
-            })?;
-            continue;
-        }
         let mut df = match (&schools, table.column("school_id")) {
             (Some(ids), Some(_)) => {
                 let ids = Series::new("ids".into(), ids.clone());

@@ -16,9 +16,9 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// A small district with every kind of planted fault and the realistic survey (fall and
-/// spring, staff and families), written in one format, set to publish tables only, and read
-/// `chunk_rows` rows at a time when given.
-fn district(csv: bool, chunk_rows: Option<usize>) -> tempfile::TempDir {
+/// spring, staff and families), written in one format, set to publish tables only, with
+/// `validation` settings added when given.
+fn district(csv: bool, validation: Option<&str>) -> tempfile::TempDir {
     let dir = tempdir();
     equity_gap::sample::write(&SampleArgs {
         students: 2_500,
@@ -34,8 +34,8 @@ fn district(csv: bool, chunk_rows: Option<usize>) -> tempfile::TempDir {
     let pipeline = dir.path().join("pipeline.toml");
     let text = std::fs::read_to_string(&pipeline).unwrap();
     let mut text = format!("{text}\n[outputs]\nformats = []\n");
-    if let Some(n) = chunk_rows {
-        text.push_str(&format!("\n[validation]\nchunk_rows = {n}\n"));
+    if let Some(settings) = validation {
+        text.push_str(&format!("\n[validation]\n{settings}\n"));
     }
     std::fs::write(&pipeline, text).unwrap();
     dir
@@ -91,9 +91,10 @@ fn digest(path: &Path, folder: &str) -> String {
     format!("{:>7} {}", df.height(), &hex[..16])
 }
 
-/// One line per published table: its name, rows and digest.
-fn digests(csv: bool, chunk_rows: Option<usize>) -> Vec<(String, String)> {
-    let dir = district(csv, chunk_rows);
+/// One line per published metric table and the quarantine (and with `tables`, every
+/// published input table): its name, rows and digest.
+fn digests(csv: bool, validation: Option<&str>, tables: bool) -> Vec<(String, String)> {
+    let dir = district(csv, validation);
     let o = run_in(dir.path(), &["run", "pipeline.toml", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.path().join(stdout(&o).trim());
@@ -102,16 +103,23 @@ fn digests(csv: bool, chunk_rows: Option<usize>) -> Vec<(String, String)> {
         "quarantine".to_string(),
         digest(&run.join("quarantine.parquet"), &folder),
     )];
-    let mut tables: Vec<_> = std::fs::read_dir(run.join("metrics"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    tables.sort();
-    for t in tables {
-        let name = t.file_stem().unwrap().to_string_lossy().to_string();
-        out.push((format!("metrics/{name}"), digest(&t, &folder)));
+    let folders: &[&str] = if tables {
+        &["metrics", "tables"]
+    } else {
+        &["metrics"]
+    };
+    for dir in folders {
+        let mut files: Vec<_> = std::fs::read_dir(run.join(dir))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect();
+        files.sort();
+        for t in files {
+            let name = t.file_stem().unwrap().to_string_lossy().to_string();
+            out.push((format!("{dir}/{name}"), digest(&t, &folder)));
+        }
     }
     out
 }
@@ -124,8 +132,8 @@ fn text(d: &[(String, String)]) -> String {
 
 #[test]
 fn every_table_of_a_generated_district_is_what_it_was() {
-    let from_csv = digests(true, None);
-    let from_parquet = digests(false, None);
+    let from_csv = digests(true, None, false);
+    let from_parquet = digests(false, None, false);
     insta::assert_snapshot!("exactness_from_csv", text(&from_csv));
     insta::assert_snapshot!("exactness_from_parquet", text(&from_parquet));
     // The metric tables do not depend on the extracts' format (the quarantine does: a CSV
@@ -145,9 +153,27 @@ fn every_table_of_a_generated_district_is_what_it_was() {
 /// rows, with duplicates and rejected rows in many chunks, every table is the same.
 #[test]
 fn reading_in_small_chunks_changes_nothing() {
-    assert_eq!(text(&digests(true, Some(997))), text(&digests(true, None)));
+    let chunks = Some("chunk_rows = 997");
     assert_eq!(
-        text(&digests(false, Some(997))),
-        text(&digests(false, None))
+        text(&digests(true, chunks, false)),
+        text(&digests(true, None, false))
     );
+    assert_eq!(
+        text(&digests(false, chunks, false)),
+        text(&digests(false, None, false))
+    );
+}
+
+/// Survey responses are split by respondent into parts kept on disk when there are many
+/// (here about 280,000 rows in parts of 40,000, with duplicates and rejected rows in each):
+/// every metric table, the quarantine and every published table is the same as in one part.
+#[test]
+fn survey_in_parts_changes_nothing() {
+    let parts = digests(true, Some("part_rows = 40000\nchunk_rows = 65536"), true);
+    let whole = digests(true, None, true);
+    assert!(
+        parts.iter().any(|(n, _)| n == "tables/survey_responses"),
+        "{parts:?}"
+    );
+    assert_eq!(text(&parts), text(&whole));
 }

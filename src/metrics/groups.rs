@@ -105,21 +105,44 @@ pub(crate) struct Numbered {
 pub(crate) fn number(rows: LazyFrame, packing: &Packing) -> PolarsResult<Numbered> {
     let rows = rows.with_column(packing.district(col("cell")).alias("dcell"));
     let rows = rows.collect()?;
-    let table = |id: &str, skip: usize| {
-        let mut select = vec![col(id)];
-        select.extend(packing.decode(id, skip));
-        rows.clone()
-            .lazy()
-            .select([col(id)])
-            .unique(None, UniqueKeepStrategy::Any)
-            .select(select)
-            .collect()
-    };
     Ok(Numbered {
-        cells: table("cell", 0)?,
-        dcells: table("dcell", 1)?,
+        cells: key_table(&rows, "cell", 0, packing)?,
+        dcells: key_table(&rows, "dcell", 1, packing)?,
         rows,
     })
+}
+
+impl Numbered {
+    /// Rows already summed per `cell`, with the district's sums per `dcell` beside them.
+    pub(crate) fn of_sums(
+        rows: DataFrame,
+        district: &DataFrame,
+        packing: &Packing,
+    ) -> PolarsResult<Numbered> {
+        Ok(Numbered {
+            cells: key_table(&rows, "cell", 0, packing)?,
+            dcells: key_table(district, "dcell", 1, packing)?,
+            rows,
+        })
+    }
+}
+
+/// Each distinct `id` (`cell` or `dcell`) of `rows` with its key columns, the first `skip`
+/// fields left out.
+fn key_table(
+    rows: &DataFrame,
+    id: &str,
+    skip: usize,
+    packing: &Packing,
+) -> PolarsResult<DataFrame> {
+    let mut select = vec![col(id)];
+    select.extend(packing.decode(id, skip));
+    rows.clone()
+        .lazy()
+        .select([col(id)])
+        .unique(None, UniqueKeepStrategy::Any)
+        .select(select)
+        .collect()
 }
 
 /// A student's groups as one bitmask (`pattern`): bit i is the i-th group with a predicate.

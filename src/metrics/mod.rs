@@ -26,6 +26,7 @@ mod tests;
 use crate::canonical::{SchoolYear, Table};
 use crate::pipeline::Plan;
 use crate::progress::Progress;
+use crate::validate::Survey;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -77,15 +78,33 @@ pub fn keys(table: &str) -> &'static [&'static str] {
     }
 }
 
-/// Compute every metric table the plan asks for.
+/// Compute every metric table the plan asks for, from tables as validation leaves them with
+/// the survey responses (when there are any) coded and held in memory.
 pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Metrics> {
-    compute_with(plan, tables, &Progress::hidden())
+    let mut tables = tables.clone();
+    let survey = match tables.remove(&Table::SurveyResponses) {
+        Some(responses) => Some(Survey {
+            codes: crate::validate::survey_codes::SurveyCodes::new(plan, &tables)?,
+            years: responses
+                .column("school_year")?
+                .i32()?
+                .unique()?
+                .iter()
+                .flatten()
+                .collect(),
+            parts: crate::validate::Parts::held(responses),
+        }),
+        None => None,
+    };
+    compute_with(plan, &tables, survey.as_ref(), &Progress::hidden())
 }
 
-/// `compute`, showing the parts done so far.
+/// `compute` from every table but the survey responses, and those in `survey`, showing the
+/// parts done so far.
 pub fn compute_with(
     plan: &Plan,
     tables: &BTreeMap<Table, DataFrame>,
+    survey: Option<&Survey>,
     progress: &Progress,
 ) -> PolarsResult<Metrics> {
     let spinner = progress.spinner("computing metrics".into());
@@ -98,7 +117,7 @@ pub fn compute_with(
     };
     let empty = DataFrame::empty();
     let students = tables.get(&Table::Students).unwrap_or(&empty);
-    let years = Years::of(tables)?;
+    let years = Years::of(tables, survey.map_or(&[][..], |s| &s.years))?;
     let mut id_columns = Vec::new();
     if students.width() > 0 {
         id_columns.push((students, "student_id"));
@@ -148,13 +167,8 @@ pub fn compute_with(
         lap("dashboard");
         out.push(("flags", flags));
     }
-    if let (Some(items), Some(responses)) = (
-        tables.get(&Table::SurveyItems),
-        tables.get(&Table::SurveyResponses),
-    ) {
-        let codes = crate::validate::survey_codes::SurveyCodes::new(plan, tables)?;
-        let (survey, rules) =
-            survey::table(plan, items, responses, &codes, &members, &ids, &years)?;
+    if let (Some(items), Some(responses)) = (tables.get(&Table::SurveyItems), survey) {
+        let (survey, rules) = survey::table(plan, items, responses, &members, &ids, &years)?;
         out.push(("survey", survey));
         hidden.push(("survey", rules));
         lap("survey");
@@ -201,17 +215,15 @@ pub(crate) struct Years {
 }
 
 impl Years {
-    fn of(tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Years> {
-        let mut seen = BTreeSet::new();
+    /// The years of `tables` and of the survey responses' `survey_years` (the year each
+    /// starts; see `validate::survey_codes`).
+    fn of(tables: &BTreeMap<Table, DataFrame>, survey_years: &[i32]) -> PolarsResult<Years> {
+        let mut seen: BTreeSet<String> = survey_years
+            .iter()
+            .map(|&y| SchoolYear(y).to_string())
+            .collect();
         for df in tables.values() {
             if let Ok(c) = df.column("school_year") {
-                // Survey responses hold the year it starts (see `validate::survey_codes`).
-                if let Ok(start) = c.i32() {
-                    for y in start.unique()?.iter().flatten() {
-                        seen.insert(SchoolYear(y).to_string());
-                    }
-                    continue;
-                }
                 for y in c.str()?.unique()?.iter().flatten() {
                     seen.insert(y.to_string());
                 }

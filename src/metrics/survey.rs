@@ -4,10 +4,11 @@
 //! respondents take their groups from the students table; staff and parents are `all` only.
 //! The district roll-up counts a respondent once.
 
-use super::groups::{number, per_group_sums, with_keys, with_pattern};
+use super::groups::{self, per_group_sums, with_keys, with_pattern};
 use super::keys::{self, Packing};
 use super::{DISTRICT, Years, ratio, sorted, stream, suppression};
 use crate::pipeline::Plan;
+use crate::validate::Survey;
 use crate::validate::survey_codes::{RESPONDENT_TYPES, SurveyCodes};
 use polars::prelude::*;
 
@@ -92,37 +93,22 @@ fn item_attributes(
     ]
 }
 
-/// `responses` are coded (see `validate::survey_codes`): the cell's fields are packed from
-/// the codes, with no text compared or hashed.
+/// `survey` is coded (see `validate::survey_codes`): the cell's fields are packed from the
+/// codes, with no text compared or hashed. Each part of the responses (see `validate::parts`)
+/// is summed on its own per cell and pattern, and for the district per respondent first;
+/// every respondent is in one part, so the parts' sums add up.
 pub fn table(
     plan: &Plan,
     items: &DataFrame,
-    responses: &DataFrame,
-    codes: &SurveyCodes,
+    survey: &Survey,
     members: &LazyFrame,
     ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<(DataFrame, Vec<(suppression::Rule, usize)>)> {
-    // The schools that have responses, in id order (school codes follow id order).
-    let present: Vec<u32> = {
-        let mut v: Vec<u32> = responses
-            .column("school_id")?
-            .u32()?
-            .unique()?
-            .iter()
-            .flatten()
-            .collect();
-        v.sort_unstable();
-        v
-    };
+    let codes = &survey.codes;
+    // School codes are positions among the accepted schools' ids, in id order, as packed.
     let packing = Packing::new(vec![
-        (
-            "school_id",
-            present
-                .iter()
-                .map(|&c| codes.schools[c as usize].clone())
-                .collect(),
-        ),
+        ("school_id", codes.schools.clone()),
         ("school_year", years.values()),
         (
             "window",
@@ -137,15 +123,76 @@ pub fn table(
             plan.constructs.iter().map(|c| c.id.clone()).collect(),
         ),
     ])?;
+    let item_table = item_attributes(items, &codes.items, &packing)?;
+    let mut school_sums = Vec::new();
+    let mut district_sums = Vec::new();
+    for part in survey.parts.frames() {
+        let (school, district) = part_sums(
+            plan,
+            &part?,
+            codes,
+            &packing,
+            &item_table,
+            members,
+            ids,
+            years,
+        )?;
+        school_sums.push(school.lazy());
+        district_sums.push(district.lazy());
+    }
+    let stack = |parts: Vec<LazyFrame>| -> PolarsResult<DataFrame> {
+        concat(parts, UnionArgs::default())?.collect()
+    };
+    let (school_sums, district_sums) = (stack(school_sums)?, stack(district_sums)?);
+    let numbered = groups::Numbered::of_sums(school_sums, &district_sums, &packing)?;
+    let sums = [
+        ("n_respondents", col("n_respondents").sum()),
+        ("n_responses", col("n_responses").sum()),
+        ("n_favorable", col("n_favorable").sum()),
+    ];
+    let order: Vec<Expr> = KEYS
+        .iter()
+        .chain(&["group", "n_respondents", "n_responses", "n_favorable"])
+        .map(|c| col(*c))
+        .collect();
+    let schools = per_group_sums(plan, &numbered.rows, "cell", &sums)?;
+    let district = per_group_sums(plan, &district_sums, "dcell", &sums)?;
+    let mut df = with_keys(&numbered, schools, district, &order)?
+        .with_column(
+            (ratio(col("n_favorable"), col("n_responses")) * lit(100.0)).alias("pct_favorable"),
+        )
+        .collect()?;
+    // Within a cell respondents add up; across schools responses do, since the district
+    // counts a respondent once.
+    let layout = suppression::Layout::of(&df, &KEYS[1..], "n_respondents", "n_responses")?;
+    let outcome = suppression::suppress(plan, &layout, DISTRICT);
+    df.with_column(outcome.column())?;
+    let lf = suppression::hide(df.lazy(), &COLUMNS[6..9]);
+    Ok((
+        sorted("survey", lf.select(COLUMNS.map(col)))?,
+        outcome.counts(),
+    ))
+}
+
+/// One part's respondents summed per (`cell`, `pattern`) and, counting a respondent once
+/// across schools, per (`dcell`, `pattern`): `n_respondents`, `n_responses`, `n_favorable`.
+#[allow(clippy::too_many_arguments)]
+fn part_sums(
+    plan: &Plan,
+    responses: &DataFrame,
+    codes: &SurveyCodes,
+    packing: &Packing,
+    item_table: &DataFrame,
+    members: &LazyFrame,
+    ids: &DataFrame,
+    years: &Years,
+) -> PolarsResult<(DataFrame, DataFrame)> {
     let int_map = |column: &str, from: Vec<i64>| -> Expr {
         let to: Vec<u64> = (0..from.len() as u64).collect();
         keys::map_int(column, from, Series::new("to".into(), to))
     };
     let cell_codes = [
-        (
-            "school_id",
-            int_map("school_id", present.iter().map(|&c| i64::from(c)).collect()),
-        ),
+        ("school_id", col("school_id").cast(DataType::UInt64)),
         (
             "school_year",
             int_map(
@@ -169,6 +216,9 @@ pub fn table(
         .max()
         .map_or(0, i64::from);
     let numbered = (ids.height() as i64 + (max_code + 1 - n_students).max(0)) as u64;
+    if numbered >= 1u64 << (63 - packing.bits) {
+        polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
+    }
     let student_numbers = keys::attach(
         df![
             "student" => codes.students.clone(),
@@ -180,17 +230,11 @@ pub fn table(
         "sidx",
     )
     .select([col("code"), col("sidx")]);
-    if numbered >= 1u64 << (63 - packing.bits) {
-        polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
-    }
     // Respondent number above the cell's bits: one integer per (respondent, cell).
     let above = || lit(1u64 << packing.bits);
     let student = packing
         .code("respondent_type", "student")
         .expect("student is a respondent type");
-    // Each item as a code, with its construct's code and the range of favorable answers: a
-    // reversed item is favorable at or below max + min − favorable_min.
-    let item_table = item_attributes(items, &codes.items, &packing)?;
     // One row per respondent and construct, with their response counts and groups.
     let respondents = responses
         .clone()
@@ -202,7 +246,7 @@ pub fn table(
             col("response"),
         ])
         .join(
-            item_table.lazy(),
+            item_table.clone().lazy(),
             [col("item")],
             [col("item")],
             JoinArgs::new(JoinType::Inner),
@@ -259,19 +303,19 @@ pub fn table(
             .otherwise(lit(NULL).cast(DataType::UInt64))
             .alias("mkey"),
         );
-    let respondents = with_pattern(respondents, members, plan)?.select([
-        col("cell"),
-        col("ridx"),
-        col("pattern"),
-        col("n_responses"),
-        col("n_favorable"),
-    ]);
-    let numbered = number(respondents, &packing)?;
-
+    let rows = with_pattern(respondents, members, plan)?
+        .select([
+            col("cell"),
+            col("ridx"),
+            col("pattern"),
+            col("n_responses"),
+            col("n_favorable"),
+        ])
+        .with_column(packing.district(col("cell")).alias("dcell"))
+        .collect()?;
     // A respondent who answered at two schools is one respondent in the district; their
     // groups come from their students row for the year, the same at every school.
-    let district = numbered
-        .rows
+    let district = rows
         .clone()
         .lazy()
         .group_by([(col("ridx") * above() + col("dcell")).alias("dkey")])
@@ -280,33 +324,18 @@ pub fn table(
             col("n_favorable").sum(),
             col("pattern").first(),
         ])
-        .with_column((col("dkey") % above()).alias("dcell"))
-        .collect()?;
-    let sums = [
-        ("n_respondents", len().cast(DataType::Int64)),
-        ("n_responses", col("n_responses").sum()),
-        ("n_favorable", col("n_favorable").sum()),
-    ];
-    let order: Vec<Expr> = KEYS
-        .iter()
-        .chain(&["group", "n_respondents", "n_responses", "n_favorable"])
-        .map(|c| col(*c))
-        .collect();
-    let schools = per_group_sums(plan, &numbered.rows, "cell", &sums)?;
-    let district = per_group_sums(plan, &district, "dcell", &sums)?;
-    let mut df = with_keys(&numbered, schools, district, &order)?
-        .with_column(
-            (ratio(col("n_favorable"), col("n_responses")) * lit(100.0)).alias("pct_favorable"),
-        )
-        .collect()?;
-    // Within a cell respondents add up; across schools responses do, since the district
-    // counts a respondent once.
-    let layout = suppression::Layout::of(&df, &KEYS[1..], "n_respondents", "n_responses")?;
-    let outcome = suppression::suppress(plan, &layout, DISTRICT);
-    df.with_column(outcome.column())?;
-    let lf = suppression::hide(df.lazy(), &COLUMNS[6..9]);
+        .with_column((col("dkey") % above()).alias("dcell"));
+    let by_pattern = |lf: LazyFrame, id: &str| {
+        lf.group_by([col(id), col("pattern")])
+            .agg([
+                len().cast(DataType::Int64).alias("n_respondents"),
+                col("n_responses").sum(),
+                col("n_favorable").sum(),
+            ])
+            .collect()
+    };
     Ok((
-        sorted("survey", lf.select(COLUMNS.map(col)))?,
-        outcome.counts(),
+        by_pattern(rows.lazy(), "cell")?,
+        by_pattern(district, "dcell")?,
     ))
 }

@@ -197,6 +197,7 @@ pub struct Validation {
     pub max_reject_pct: f64,
     pub date_formats: Vec<String>,
     pub chunk_rows: usize,
+    pub part_rows: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -413,11 +414,17 @@ pub fn resolve(
         .validation
         .chunk_rows
         .unwrap_or(crate::ingest::CHUNK_ROWS);
-    if chunk_rows == 0 {
-        c.push(
-            "validation.chunk_rows",
-            "must be at least 1, found 0".to_string(),
-        );
+    let part_rows = spec
+        .validation
+        .part_rows
+        .unwrap_or(crate::validate::PART_ROWS);
+    for (key, n) in [
+        ("validation.chunk_rows", chunk_rows),
+        ("validation.part_rows", part_rows),
+    ] {
+        if n == 0 {
+            c.push(key, "must be at least 1, found 0".to_string());
+        }
     }
 
     let small_groups = spec
@@ -506,6 +513,7 @@ pub fn resolve(
             max_reject_pct,
             date_formats,
             chunk_rows,
+            part_rows,
         },
         dashboard,
         flags,

@@ -307,6 +307,9 @@ pub struct ValidationSpec {
     pub date_formats: Option<Vec<String>>,
     /// Rows parsed and checked at a time. Default: 1,048,576.
     pub chunk_rows: Option<usize>,
+    /// Survey responses in one part: a larger table is split by respondent into parts kept
+    /// on disk and checked and summarised one part at a time. Default: 33,554,432.
+    pub part_rows: Option<usize>,
 }
 
 /// California School Dashboard settings.

@@ -27,7 +27,8 @@ fn writing() -> RwLockReadGuard<'static, ()> {
     WRITES.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Remove the run's staging folder and exit when the process is interrupted. Call once.
+/// Remove the run's staging folder (and any survey parts spilled to disk) and exit when the
+/// process is interrupted. Call once.
 pub fn clean_up_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
         // Waits for writes in flight; held until the process exits.
@@ -37,6 +38,7 @@ pub fn clean_up_on_interrupt() {
         {
             let _ = std::fs::remove_dir_all(dir);
         }
+        crate::validate::remove_spilled_parts();
         eprintln!("error: interrupted; nothing was published");
         std::process::exit(130);
     });
@@ -159,31 +161,33 @@ impl Staging {
         Ok(())
     }
 
-    /// Write a table of `rows` rows as Parquet (zstd) at `rel`, `slice` rows at a time, each
-    /// made by `part(offset, len)`: a table computed on the way out (survey codes decoded to
-    /// text) is never whole.
-    pub fn parquet_slices(
+    /// Write a large table at `rel` from `frames` (at least one; all with the same columns),
+    /// each written as it comes, so the whole table is never in memory at once.
+    pub fn parquet_frames(
         &mut self,
         rel: &str,
-        rows: usize,
-        slice: usize,
-        part: impl Fn(usize, usize) -> PolarsResult<DataFrame>,
+        mut frames: impl Iterator<Item = PolarsResult<DataFrame>>,
     ) -> anyhow::Result<()> {
         let _open = writing();
         let path = self.target(rel)?;
         let mut file = Recording::new(fs::File::create(&path)?);
+        let mut rows = 0;
         let written = (|| -> PolarsResult<()> {
-            let first = part(0, slice.min(rows))?;
+            let first = frames.next().unwrap_or_else(
+                || polars_bail!(ComputeError: "no rows or columns to write to `{rel}`"),
+            )?;
             let mut writer = ParquetWriter::new(&mut file)
                 .with_compression(ParquetCompression::Zstd(None))
                 .with_statistics(StatisticsOptions::full())
                 .batched(first.schema())?;
             writer.write_batch(&first)?;
-            let mut offset = first.height();
-            while offset < rows {
-                let next = part(offset, slice.min(rows - offset))?;
-                writer.write_batch(&next)?;
-                offset += next.height().max(1);
+            rows += first.height();
+            for next in frames {
+                let next = next?;
+                if next.height() > 0 {
+                    writer.write_batch(&next)?;
+                    rows += next.height();
+                }
             }
             writer.finish().map(|_| ())
         })();

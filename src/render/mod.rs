@@ -484,30 +484,7 @@ fn coverage(
         let Some(df) = req.validated.table(t) else {
             return Ok(BTreeMap::new());
         };
-        let mut lf = df.clone().lazy();
-        if t == Table::SurveyResponses {
-            // Coded (see `validate::survey_codes`): the year's student rows by their codes,
-            // then the school ids.
-            use crate::validate::survey_codes::{RESPONDENT_TYPES, SurveyCodes};
-            let rebuilt;
-            let codes = match &req.validated.survey_codes {
-                Some(codes) => codes,
-                None => {
-                    rebuilt = SurveyCodes::new(req.plan, &req.validated.tables)?;
-                    &rebuilt
-                }
-            };
-            let start = crate::canonical::SchoolYear::parse(year).map_or(i32::MIN, |y| y.0);
-            let student = RESPONDENT_TYPES.iter().position(|r| *r == "student");
-            lf = lf
-                .filter(col("school_year").eq(lit(start)))
-                .filter(col("respondent_type").eq(lit(student.unwrap_or(0) as u32)))
-                .with_columns([
-                    codes.decoded("school_id", (start, start)),
-                    lit(year).alias("school_year"),
-                    lit("student").alias("respondent_type"),
-                ]);
-        }
+        let lf = df.clone().lazy();
         let mut lf = lf.filter(col("school_year").eq(lit(year)));
         if let Some(e) = extra {
             lf = lf.filter(e);
@@ -543,12 +520,10 @@ fn coverage(
         None,
         &["school_id", "window"],
     )?;
-    let respondents = count(
-        Table::SurveyResponses,
-        "respondent_id",
-        Some(col("respondent_type").eq(lit("student"))),
-        &["school_id"],
-    )?;
+    let respondents = match &req.validated.survey {
+        Some(survey) => student_respondents(survey, year)?,
+        None => BTreeMap::new(),
+    };
     let schools = match req.validated.table(Table::Schools) {
         Some(df) => model::schools(df)?,
         None => Vec::new(),
@@ -569,4 +544,44 @@ fn coverage(
             name: s.name,
         })
         .collect())
+}
+
+/// Per school, the student respondents of `year`. The responses are coded and in parts by
+/// respondent (see `validate::survey_codes` and `validate::parts`), so each part's distinct
+/// respondents per school add up.
+fn student_respondents(
+    survey: &crate::validate::Survey,
+    year: &str,
+) -> PolarsResult<BTreeMap<Vec<String>, u32>> {
+    use crate::validate::survey_codes::RESPONDENT_TYPES;
+    let start = crate::canonical::SchoolYear::parse(year).map_or(i32::MIN, |y| y.0);
+    let student = RESPONDENT_TYPES
+        .iter()
+        .position(|r| *r == "student")
+        .expect("student is a respondent type") as u32;
+    let mut out: BTreeMap<Vec<String>, u32> = BTreeMap::new();
+    for part in survey.parts.frames() {
+        let counts = part?
+            .lazy()
+            .filter(
+                col("school_year")
+                    .eq(lit(start))
+                    .and(col("respondent_type").eq(lit(student))),
+            )
+            .group_by([col("school_id")])
+            .agg([col("respondent_id")
+                .n_unique()
+                .cast(DataType::UInt32)
+                .alias("n")])
+            .collect()?;
+        let schools = counts.column("school_id")?.u32()?;
+        let ns = counts.column("n")?.u32()?;
+        for (school, n) in schools.iter().zip(ns.iter()) {
+            if let (Some(school), Some(n)) = (school, n) {
+                let id = survey.codes.schools[school as usize].clone();
+                *out.entry(vec![id]).or_default() += n;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -35,19 +35,36 @@ pub fn write(args: &SampleArgs) -> anyhow::Result<Truth> {
     if args.students < args.schools * 5 {
         anyhow::bail!("`--students` must be at least 5 per school");
     }
-    let mut district = generate(
+    if args.dirty {
+        // Faults are planted across the whole district, so it is held in memory.
+        let mut district = generate(
+            args.students,
+            args.schools,
+            args.years,
+            args.seed,
+            args.survey,
+        );
+        let faults = faults::inject(&mut district, args.seed);
+        return write::write_all(&district, Some(faults), args, None);
+    }
+    // The survey responses (over a hundred a student) are written as they are made, so a
+    // state's district never holds them all.
+    std::fs::create_dir_all(&args.out)?;
+    let mut survey = write::SurveyFile::new(&args.out, args.csv);
+    let district = generate_with(
         args.students,
         args.schools,
         args.years,
         args.seed,
         args.survey,
+        Some(
+            &mut |schools: &[School], items: &[Item], rows: &[SurveyRow]| {
+                survey.write(schools, items, rows)
+            },
+        ),
     );
-    let faults = if args.dirty {
-        Some(faults::inject(&mut district, args.seed))
-    } else {
-        None
-    };
-    write::write_all(&district, faults, args)
+    let written = survey.finish()?;
+    write::write_all(&district, None, args, Some(written))
 }
 
 pub struct School {
@@ -576,6 +593,25 @@ pub fn generate(
     seed: u64,
     survey_volume: SurveyVolume,
 ) -> District {
+    generate_with(n_students, n_schools, n_years, seed, survey_volume, None)
+}
+
+/// Survey responses handed out as they are made, in order, a few million at a time.
+pub type SurveySink<'a> = &'a mut dyn FnMut(&[School], &[Item], &[SurveyRow]);
+
+/// Responses gathered before they are handed to a [`SurveySink`].
+const SURVEY_FLUSH: usize = 4_000_000;
+
+/// [`generate`], handing the survey responses to `sink` (when given) instead of keeping them
+/// in the district.
+pub fn generate_with(
+    n_students: usize,
+    n_schools: usize,
+    n_years: usize,
+    seed: u64,
+    survey_volume: SurveyVolume,
+    mut sink: Option<SurveySink<'_>>,
+) -> District {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let schools = make_schools(n_schools, &mut rng);
     let mut by_level: BTreeMap<&'static str, Vec<(usize, f64)>> = BTreeMap::new();
@@ -701,6 +737,12 @@ pub fn generate(
             for &window in survey_windows {
                 survey_answers(&mut g, st, &survey_at, window, &mut survey);
             }
+            if let Some(sink) = sink.as_mut()
+                && survey.len() >= SURVEY_FLUSH
+            {
+                sink(&schools, &items, &survey);
+                survey.clear();
+            }
         }
         let survey_at = SurveyAt {
             constructs,
@@ -708,6 +750,10 @@ pub fn generate(
             year,
         };
         staff_and_parent_surveys(&mut g, &students, &survey_at, &mut survey);
+        if let Some(sink) = sink.as_mut() {
+            sink(&schools, &items, &survey);
+            survey.clear();
+        }
         let mut by_subject: BTreeMap<String, BTreeMap<String, TrueMean>> = BTreeMap::new();
         for ((subj, key), (n, sum)) in sums {
             by_subject

@@ -5,13 +5,13 @@
 
 use super::faults::Faults;
 use super::model::SurveyVolume;
-use super::{District, Pattern, SURVEY_WINDOWS, SurveyRow, TrueMean, model};
+use super::{District, Item, Pattern, SURVEY_WINDOWS, School, SurveyRow, TrueMean, model};
 use crate::cli::SampleArgs;
 use fs_err as fs;
 use polars::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What was planted, for tests and for anyone checking the metrics.
 #[derive(Debug, Serialize)]
@@ -89,23 +89,125 @@ pub(super) fn schools_frame(d: &District) -> PolarsResult<DataFrame> {
 
 /// The survey responses extract, already in canonical columns and codes.
 pub(super) fn survey_frame(d: &District, rows: &[SurveyRow]) -> PolarsResult<DataFrame> {
-    let years: BTreeMap<i32, String> = d
-        .years
-        .iter()
-        .map(|&y| (y, crate::canonical::SchoolYear(y).to_string()))
-        .collect();
+    survey_rows(&d.schools, &d.items, rows)
+}
+
+fn survey_rows(schools: &[School], items: &[Item], rows: &[SurveyRow]) -> PolarsResult<DataFrame> {
+    let mut years: BTreeMap<i32, String> = BTreeMap::new();
+    for r in rows {
+        years
+            .entry(r.year)
+            .or_insert_with(|| crate::canonical::SchoolYear(r.year).to_string());
+    }
     df![
-        "respondent_id" => rows.iter().map(|r| r.respondent_id(&d.schools)).collect::<Vec<_>>(),
+        "respondent_id" => rows.iter().map(|r| r.respondent_id(schools)).collect::<Vec<_>>(),
         "respondent_type" => rows.iter().map(|r| r.kind.code()).collect::<Vec<_>>(),
-        "school_id" => rows.iter().map(|r| d.schools[r.school as usize].id.as_str()).collect::<Vec<_>>(),
+        "school_id" => rows.iter().map(|r| schools[r.school as usize].id.as_str()).collect::<Vec<_>>(),
         "school_year" => rows.iter().map(|r| years[&r.year].as_str()).collect::<Vec<_>>(),
         "window" => rows.iter().map(|r| SURVEY_WINDOWS[r.window as usize]).collect::<Vec<_>>(),
-        "item_id" => rows.iter().map(|r| r.item_id(&d.items)).collect::<Vec<_>>(),
+        "item_id" => rows.iter().map(|r| r.item_id(items)).collect::<Vec<_>>(),
         "response" => rows.iter().map(|r| i32::from(r.response)).collect::<Vec<_>>(),
     ]
 }
 
-pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> anyhow::Result<Truth> {
+/// The survey responses file, written a batch of rows at a time as they come.
+pub struct SurveyFile {
+    path: PathBuf,
+    csv: bool,
+    writer: Option<SurveyWriter>,
+    rows: usize,
+    failed: Option<anyhow::Error>,
+}
+
+enum SurveyWriter {
+    Csv(polars::io::csv::write::BatchedWriter<std::io::BufWriter<fs::File>>),
+    Parquet(polars::io::parquet::write::BatchedWriter<std::io::BufWriter<fs::File>>),
+}
+
+impl SurveyFile {
+    /// `survey_responses.csv` or `.parquet` in `dir`.
+    pub fn new(dir: &Path, csv: bool) -> SurveyFile {
+        let ext = if csv { "csv" } else { "parquet" };
+        SurveyFile {
+            path: dir.join(format!("survey_responses.{ext}")),
+            csv,
+            writer: None,
+            rows: 0,
+            failed: None,
+        }
+    }
+
+    /// Add rows; a failure is kept and reported by [`SurveyFile::finish`].
+    pub fn write(&mut self, schools: &[School], items: &[Item], rows: &[SurveyRow]) {
+        if self.failed.is_some() || rows.is_empty() {
+            return;
+        }
+        if let Err(e) = self.try_write(schools, items, rows) {
+            self.failed = Some(e);
+        }
+    }
+
+    fn try_write(
+        &mut self,
+        schools: &[School],
+        items: &[Item],
+        rows: &[SurveyRow],
+    ) -> anyhow::Result<()> {
+        let fail = |e: PolarsError| anyhow::anyhow!("cannot write `{}`: {e}", self.path.display());
+        let frame = survey_rows(schools, items, rows).map_err(fail)?;
+        if self.writer.is_none() {
+            let file = std::io::BufWriter::new(fs::File::create(&self.path)?);
+            let schema = frame.schema().clone();
+            self.writer = Some(if self.csv {
+                SurveyWriter::Csv(
+                    CsvWriter::new(file)
+                        .include_header(true)
+                        .batched(&schema)
+                        .map_err(fail)?,
+                )
+            } else {
+                SurveyWriter::Parquet(
+                    ParquetWriter::new(file)
+                        .with_compression(ParquetCompression::Zstd(None))
+                        .batched(&schema)
+                        .map_err(fail)?,
+                )
+            });
+        }
+        match self.writer.as_mut().expect("opened above") {
+            SurveyWriter::Csv(w) => w.write_batch(&frame),
+            SurveyWriter::Parquet(w) => w.write_batch(&frame),
+        }
+        .map_err(fail)?;
+        self.rows += rows.len();
+        Ok(())
+    }
+
+    /// Close the file: the rows written.
+    pub fn finish(self) -> anyhow::Result<usize> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let fail = |e: PolarsError| anyhow::anyhow!("cannot write `{}`: {e}", self.path.display());
+        match self.writer {
+            Some(SurveyWriter::Csv(mut w)) => w.finish().map_err(fail)?,
+            Some(SurveyWriter::Parquet(w)) => {
+                w.finish().map_err(fail)?;
+            }
+            None => anyhow::bail!("no survey responses to write to `{}`", self.path.display()),
+        }
+        Ok(self.rows)
+    }
+}
+
+/// Write every extract of `d`, the survey responses too unless they were written as they were
+/// made (`survey_written` rows of them).
+pub fn write_all(
+    d: &District,
+    faults: Option<Faults>,
+    args: &SampleArgs,
+    survey_written: Option<usize>,
+) -> anyhow::Result<Truth> {
     let out = &args.out;
     fs::create_dir_all(out)?;
     let ext = if args.csv { "csv" } else { "parquet" };
@@ -163,7 +265,13 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
     ]?;
     write_csv(&out.join("survey_items.csv"), &mut items, b'|')?;
 
-    write_survey(&out.join(format!("survey_responses.{ext}")), d, args.csv)?;
+    let survey_rows = match survey_written {
+        Some(n) => n,
+        None => {
+            write_survey(&out.join(format!("survey_responses.{ext}")), d, args.csv)?;
+            d.survey.len()
+        }
+    };
 
     let toml = pipeline_toml("sample", "", ext, None, d.survey_volume);
     fs::write(out.join("pipeline.toml"), toml)?;
@@ -182,7 +290,7 @@ pub fn write_all(d: &District, faults: Option<Faults>, args: &SampleArgs) -> any
             ("students".to_string(), students.height()),
             ("assessments".to_string(), scores.height()),
             ("survey_items".to_string(), items.height()),
-            ("survey_responses".to_string(), d.survey.len()),
+            ("survey_responses".to_string(), survey_rows),
         ]),
         effects: Effects {
             subjects: ["ela", "math"],

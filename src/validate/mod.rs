@@ -5,10 +5,12 @@
 //! rows read = rows accepted + rows quarantined.
 
 mod duplicates;
+mod parts;
 mod quarantine;
 pub mod rules;
 pub mod survey_codes;
 
+pub use parts::{PART_ROWS, Parts, remove_spilled_parts};
 pub use quarantine::QUARANTINE_COLUMNS;
 pub use rules::Reason;
 
@@ -23,11 +25,22 @@ use std::collections::BTreeMap;
 
 /// The typed, accepted tables, the quarantine, and the counts behind the quality report.
 pub struct Validated {
+    /// Every accepted table but the survey responses.
     pub tables: BTreeMap<Table, DataFrame>,
-    /// What the survey responses' codes stand for (see `survey_codes`).
-    pub survey_codes: Option<survey_codes::SurveyCodes>,
+    /// The accepted survey responses, coded and in parts.
+    pub survey: Option<Survey>,
     pub quarantine: DataFrame,
     pub quality: Quality,
+}
+
+/// The accepted survey responses: coded (see `survey_codes`) and in parts by respondent (see
+/// `parts`).
+#[derive(Debug, Clone)]
+pub struct Survey {
+    pub codes: survey_codes::SurveyCodes,
+    pub parts: Parts,
+    /// The school years the responses are in, by the year each starts.
+    pub years: Vec<i32>,
 }
 
 impl Validated {
@@ -92,7 +105,7 @@ pub fn validate_with(
     let mut tables = BTreeMap::new();
     let mut quarantines = Vec::new();
     let mut quality = Vec::new();
-    let mut survey_codes = None;
+    let mut survey = None;
     for table in Table::ALL {
         let Some(r) = raw.remove(&table) else {
             continue;
@@ -101,10 +114,19 @@ pub fn validate_with(
         let checking =
             progress.spinner(format!("checking {table}: {} rows", crate::thousands(read)));
         let extra = cross_table_checks(table, &tables, plan)?;
-        let (accepted, quarantined, codes) = check_table(&r, plan, extra, &checking)?;
-        if codes.is_some() {
-            survey_codes = codes;
-        }
+        let mut years = std::collections::BTreeSet::new();
+        let (accepted, quarantined, codes) = check_table(&r, plan, extra, &checking, |part| {
+            if table == Table::SurveyResponses {
+                years.extend(
+                    part.column("school_year")?
+                        .i32()?
+                        .unique()?
+                        .iter()
+                        .flatten(),
+                );
+            }
+            Ok(())
+        })?;
         drop(r);
         let mut by_reason = BTreeMap::new();
         if quarantined.height() > 0 {
@@ -125,7 +147,7 @@ pub fn validate_with(
         let q = TableQuality {
             table: table.name().to_string(),
             read,
-            accepted: accepted.height(),
+            accepted: accepted.rows(),
             quarantined: quarantined.height(),
             by_reason,
         };
@@ -136,13 +158,24 @@ pub fn validate_with(
         );
         quality.push(q);
         quarantines.push(quarantined);
-        tables.insert(table, accepted);
+        match codes {
+            Some(codes) => {
+                survey = Some(Survey {
+                    codes,
+                    parts: accepted,
+                    years: years.into_iter().collect(),
+                });
+            }
+            None => {
+                tables.insert(table, accepted.into_frame()?);
+            }
+        }
     }
     let (students_without_demographics, scores_without_demographics) = no_demographics(&tables)?;
     let quarantine = quarantine::assemble(quarantines)?;
     Ok(Validated {
         tables,
-        survey_codes,
+        survey,
         quarantine,
         quality: Quality {
             tables: quality,
@@ -152,19 +185,21 @@ pub fn validate_with(
     })
 }
 
-/// Check one table a chunk at a time: (accepted typed rows, quarantined rows). Each chunk is
-/// parsed, typed and checked, and only its accepted typed rows and its rejected rows are
-/// kept; duplicates are then resolved across the whole table, and the raw text of the rows
-/// they supersede is parsed again from their records.
+/// Check one table a chunk at a time: (accepted typed rows in parts, quarantined rows, the
+/// survey's codes). Each chunk is parsed, typed and checked, and only its accepted typed rows
+/// and its rejected rows are kept; duplicates are then resolved across the whole table (part
+/// by part for a survey in parts), and the raw text of the rows they supersede is parsed again
+/// from their records. `inspect` sees each part of kept rows.
 fn check_table(
     r: &RawTable,
     plan: &Plan,
     mut extra: ExtraChecks,
     progress: &crate::progress::Bar,
-) -> Result<(DataFrame, DataFrame, Option<survey_codes::SurveyCodes>), ValidateError> {
+    inspect: impl FnMut(&DataFrame) -> PolarsResult<()>,
+) -> Result<(Parts, DataFrame, Option<survey_codes::SurveyCodes>), ValidateError> {
     let table = r.table;
     let input = plan.input(table).expect("raw tables come from plan inputs");
-    let mut accepted_rows: Option<DataFrame> = None;
+    let mut collector = parts::Collector::new(table, r.rows(), plan.validation.part_rows)?;
     let mut invalid = Vec::new();
     let (mut done, total) = (0, r.rows());
     for chunk in r.chunks(plan.validation.chunk_rows) {
@@ -175,13 +210,7 @@ fn check_table(
             Some(codes) => codes.encode_frame(accepted)?,
             None => accepted,
         };
-        let accepted = duplicates::with_key_hash(table, accepted)?;
-        match &mut accepted_rows {
-            Some(all) => {
-                all.vstack_mut_owned(accepted)?;
-            }
-            None => accepted_rows = Some(accepted),
-        }
+        collector.push(duplicates::with_key_hash(table, accepted)?)?;
         if rejected.height() > 0 {
             invalid.push(rejected);
         }
@@ -192,14 +221,7 @@ fn check_table(
             crate::thousands(total)
         ));
     }
-    // A chunk per chunk read: few enough that nothing later gathers across many.
-    let accepted_rows = accepted_rows.expect("every table has rows");
-    let (accepted, superseded) = duplicates::resolve(table, accepted_rows)?;
-    let seqs: Vec<u64> = superseded
-        .column(SEQ_COL)?
-        .u64()?
-        .into_no_null_iter()
-        .collect();
+    let (accepted, seqs) = collector.finish(table, inspect)?;
     if !seqs.is_empty() {
         let superseded_raw = r
             .pick(&seqs)?
@@ -213,7 +235,6 @@ fn check_table(
         invalid.push(superseded_raw);
     }
     let quarantined = quarantine::rows(input, table, invalid)?;
-    let accepted = accepted.drop(SEQ_COL)?;
     Ok((accepted, quarantined, extra.codes))
 }
 
