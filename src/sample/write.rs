@@ -121,7 +121,7 @@ pub struct SurveyFile {
 
 enum SurveyWriter {
     Csv(polars::io::csv::write::BatchedWriter<std::io::BufWriter<fs::File>>),
-    Parquet(polars::io::parquet::write::BatchedWriter<std::io::BufWriter<fs::File>>),
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<std::io::BufWriter<fs::File>>>),
 }
 
 impl SurveyFile {
@@ -166,12 +166,12 @@ impl SurveyFile {
                         .map_err(fail)?,
                 )
             } else {
-                SurveyWriter::Parquet(
+                SurveyWriter::Parquet(Box::new(
                     ParquetWriter::new(file)
                         .with_compression(ParquetCompression::Zstd(None))
                         .batched(&schema)
                         .map_err(fail)?,
-                )
+                ))
             });
         }
         match self.writer.as_mut().expect("opened above") {
