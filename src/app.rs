@@ -131,7 +131,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         .unwrap_or_else(|| PathBuf::from("reports"));
     let mut staging = Staging::begin(&out, &plan.name, started)
         .map_err(|e| output_failure(&out, anyhow::Error::new(e)))?;
-    write_tables(&mut staging, &plan, selected.clone(), &validated, &metrics)
+    publish::tables::write(&mut staging, &plan, selected.clone(), &validated, &metrics)
         .map_err(|e| output_failure(&out, e))?;
     lap("tables", &mut timings);
 
@@ -275,72 +275,6 @@ fn select_schools(
         }
     }
     Ok(Some(wanted.to_vec()))
-}
-
-/// Rows of a large table decoded and written at a time.
-const TABLE_SLICE_ROWS: usize = 1 << 20;
-
-fn write_tables(
-    staging: &mut Staging,
-    plan: &Plan,
-    schools: Option<Vec<String>>,
-    validated: &Validated,
-    metrics: &Metrics,
-) -> anyhow::Result<()> {
-    if let Some(survey) = &validated.survey {
-        // Coded (see `validate::survey_codes`) and in parts: chosen schools by their codes,
-        // then decoded to text and written a slice at a time, since as text the whole table
-        // would be gigabytes.
-        let respondents = &survey.codes.respondents();
-        let rel = format!("tables/{}.parquet", Table::SurveyResponses.name());
-        type Slices<'a> = Box<dyn Iterator<Item = PolarsResult<DataFrame>> + 'a>;
-        let slices = survey.parts.frames().flat_map(|part| -> Slices<'_> {
-            let chosen = part.and_then(|df| match &schools {
-                Some(ids) => survey.codes.of_schools(&df, ids),
-                None => Ok(df),
-            });
-            let df = match chosen {
-                Ok(df) => df,
-                Err(e) => return Box::new(std::iter::once(Err(e))),
-            };
-            let n = df.height();
-            // An empty part still gives one (empty) slice, so the table has its columns.
-            Box::new((0..n.max(1)).step_by(TABLE_SLICE_ROWS).map(move |offset| {
-                let len = TABLE_SLICE_ROWS.min(n - offset.min(n));
-                survey
-                    .codes
-                    .decode_with(&df.slice(offset as i64, len), respondents)
-            }))
-        });
-        staging.parquet_frames(&rel, slices)?;
-    }
-    for (table, df) in &validated.tables {
-        let rel = format!("tables/{}.parquet", table.name());
-        let mut df = match (&schools, table.column("school_id")) {
-            (Some(ids), Some(_)) => {
-                let ids = Series::new("ids".into(), ids.clone());
-                df.clone()
-                    .lazy()
-                    .filter(col("school_id").is_in(lit(ids).implode(false), false))
-                    .collect()?
-            }
-            _ => df.clone(),
-        };
-        staging.parquet(&rel, &mut df)?;
-    }
-    for (name, df) in &metrics.tables {
-        let mut df = match &schools {
-            Some(ids) => metrics::only_schools(df, ids)?,
-            None => df.clone(),
-        };
-        staging.parquet(&format!("metrics/{name}.parquet"), &mut df)?;
-    }
-    let mut q = validated.quarantine.clone();
-    staging.parquet("quarantine.parquet", &mut q)?;
-    if plan.outputs.quarantine_csv {
-        staging.csv("quarantine.csv", &mut q)?;
-    }
-    Ok(())
 }
 
 fn check_reject_share(plan: &Plan, quality: &Quality) -> Result<(), Failure> {

@@ -1,0 +1,77 @@
+//! The tables a run publishes: the accepted input tables (`tables/`), the metric tables
+//! (`metrics/`) and the quarantine, all as Parquet (the quarantine also as CSV when asked),
+//! limited to the chosen schools when a run is given `--schools`.
+
+use super::Staging;
+use crate::canonical::Table;
+use crate::metrics::{self, Metrics};
+use crate::pipeline::Plan;
+use crate::validate::Validated;
+use polars::prelude::*;
+
+/// Rows of a large table decoded and written at a time.
+const TABLE_SLICE_ROWS: usize = 1 << 20;
+
+/// Write every table of the run into `staging`, only the schools `schools` when given.
+pub fn write(
+    staging: &mut Staging,
+    plan: &Plan,
+    schools: Option<Vec<String>>,
+    validated: &Validated,
+    metrics: &Metrics,
+) -> anyhow::Result<()> {
+    if let Some(survey) = &validated.survey {
+        // Coded (see `validate::survey_codes`) and in parts: chosen schools by their codes,
+        // then decoded to text and written a slice at a time, since as text the whole table
+        // would be gigabytes.
+        let respondents = &survey.codes.respondents();
+        let rel = format!("tables/{}.parquet", Table::SurveyResponses.name());
+        type Slices<'a> = Box<dyn Iterator<Item = PolarsResult<DataFrame>> + 'a>;
+        let slices = survey.parts.frames().flat_map(|part| -> Slices<'_> {
+            let chosen = part.and_then(|df| match &schools {
+                Some(ids) => survey.codes.of_schools(&df, ids),
+                None => Ok(df),
+            });
+            let df = match chosen {
+                Ok(df) => df,
+                Err(e) => return Box::new(std::iter::once(Err(e))),
+            };
+            let n = df.height();
+            // An empty part still gives one (empty) slice, so the table has its columns.
+            Box::new((0..n.max(1)).step_by(TABLE_SLICE_ROWS).map(move |offset| {
+                let len = TABLE_SLICE_ROWS.min(n - offset.min(n));
+                survey
+                    .codes
+                    .decode_with(&df.slice(offset as i64, len), respondents)
+            }))
+        });
+        staging.parquet_frames(&rel, slices)?;
+    }
+    for (table, df) in &validated.tables {
+        let rel = format!("tables/{}.parquet", table.name());
+        let mut df = match (&schools, table.column("school_id")) {
+            (Some(ids), Some(_)) => {
+                let ids = Series::new("ids".into(), ids.clone());
+                df.clone()
+                    .lazy()
+                    .filter(col("school_id").is_in(lit(ids).implode(false), false))
+                    .collect()?
+            }
+            _ => df.clone(),
+        };
+        staging.parquet(&rel, &mut df)?;
+    }
+    for (name, df) in &metrics.tables {
+        let mut df = match &schools {
+            Some(ids) => metrics::only_schools(df, ids)?,
+            None => df.clone(),
+        };
+        staging.parquet(&format!("metrics/{name}.parquet"), &mut df)?;
+    }
+    let mut q = validated.quarantine.clone();
+    staging.parquet("quarantine.parquet", &mut q)?;
+    if plan.outputs.quarantine_csv {
+        staging.csv("quarantine.csv", &mut q)?;
+    }
+    Ok(())
+}
