@@ -178,6 +178,14 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         rows: &validated.quality,
         outputs: staging.written(),
         timings_ms: timings,
+        metrics_ms: metrics
+            .timings
+            .iter()
+            .map(|&(stage, secs)| Timing {
+                stage,
+                ms: (secs * 1000.0).round() as u128,
+            })
+            .collect(),
         suppression: metrics
             .suppression
             .iter()

@@ -62,16 +62,20 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         let out = district.join("bench-runs");
         let _ = fs::remove_dir_all(&out);
         let run = child::time(&exe, &pipeline, &out)?;
-        eprintln!(
-            "  run {}: {:.2} s wall, {} peak ({})",
-            i + 1,
-            run.wall,
-            human_bytes(run.peak),
-            run.stages
+        let list = |parts: &[(String, f64)]| {
+            parts
                 .iter()
                 .map(|(s, t)| format!("{s} {t:.2}"))
                 .collect::<Vec<_>>()
                 .join(", ")
+        };
+        eprintln!(
+            "  run {}: {:.2} s wall, {} peak ({})\n    metrics: {}",
+            i + 1,
+            run.wall,
+            human_bytes(run.peak),
+            list(&run.stages),
+            list(&run.metrics)
         );
         let _ = fs::remove_dir_all(&out);
         runs.push(run);
@@ -175,6 +179,8 @@ struct Timed {
     peak: u64,
     /// Each stage's wall time in seconds, as the run's manifest records it.
     stages: Vec<(String, f64)>,
+    /// Each part of the metrics stage, likewise.
+    metrics: Vec<(String, f64)>,
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -269,17 +275,24 @@ mod child {
                 .map_err(Failure::internal)?,
         )
         .map_err(Failure::internal)?;
-        let stages = manifest["timings_ms"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| {
-                        Some((t["stage"].as_str()?.to_string(), t["ms"].as_f64()? / 1000.0))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Timed { wall, peak, stages })
+        let seconds = |key: &str| -> Vec<(String, f64)> {
+            manifest[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| {
+                            Some((t["stage"].as_str()?.to_string(), t["ms"].as_f64()? / 1000.0))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(Timed {
+            wall,
+            peak,
+            stages: seconds("timings_ms"),
+            metrics: seconds("metrics_ms"),
+        })
     }
 
     /// Wait for the child and read its resource usage: the kernel's record of its peak

@@ -21,6 +21,9 @@ pub struct Manifest<'a> {
     pub outputs: &'a [Written],
     /// Milliseconds per stage, in the order the stages ran.
     pub timings_ms: Vec<Timing>,
+    /// Milliseconds per part of the metrics stage (scores, sums per cell, suppression, each
+    /// table, the survey), in the order they ran.
+    pub metrics_ms: Vec<Timing>,
     /// Rows hidden per metric table and suppression rule (`primary`, `partition`,
     /// `group_and_rest`, `district`, `combination`).
     pub suppression: BTreeMap<String, BTreeMap<String, usize>>,
