@@ -47,24 +47,29 @@ pub fn write(args: &SampleArgs) -> anyhow::Result<Truth> {
         let faults = faults::inject(&mut district, args.seed);
         return write::write_all(&district, Some(faults), args, None);
     }
-    // The survey responses (over a hundred a student) are written as they are made, so a
-    // state's district never holds them all.
+    // Survey responses (over a hundred a student) and scores are written as they are made, so
+    // a state's district never holds them all.
     std::fs::create_dir_all(&args.out)?;
-    let mut survey = write::SurveyFile::new(&args.out, args.csv);
+    let mut survey = write::StreamFile::new(&args.out, "survey_responses", args.csv);
+    let mut scores = write::StreamFile::new(&args.out, "assessments", args.csv);
     let district = generate_with(
         args.students,
         args.schools,
         args.years,
         args.seed,
         args.survey,
-        Some(
-            &mut |schools: &[School], items: &[Item], rows: &[SurveyRow]| {
-                survey.write(schools, items, rows)
+        Some(Sinks {
+            survey: &mut |schools: &[School], items: &[Item], rows: &[SurveyRow]| {
+                survey.survey(schools, items, rows)
             },
-        ),
+            scores: &mut |rows: &[ScoreRow]| scores.scores(rows),
+        }),
     );
-    let written = survey.finish()?;
-    write::write_all(&district, None, args, Some(written))
+    let streamed = write::Streamed {
+        survey: survey.finish()?,
+        scores: scores.finish()?,
+    };
+    write::write_all(&district, None, args, Some(streamed))
 }
 
 pub struct School {
@@ -596,21 +601,28 @@ pub fn generate(
     generate_with(n_students, n_schools, n_years, seed, survey_volume, None)
 }
 
-/// Survey responses handed out as they are made, in order, a few million at a time.
-pub type SurveySink<'a> = &'a mut dyn FnMut(&[School], &[Item], &[SurveyRow]);
+/// Where survey responses and scores go as they are made, in order, a few million at a time,
+/// when they are not kept in the district.
+pub struct Sinks<'a> {
+    pub survey: &'a mut SurveySink<'a>,
+    pub scores: &'a mut dyn FnMut(&[ScoreRow]),
+}
 
-/// Responses gathered before they are handed to a [`SurveySink`].
-const SURVEY_FLUSH: usize = 4_000_000;
+/// Takes survey responses with the schools and items their indices point into.
+pub type SurveySink<'a> = dyn FnMut(&[School], &[Item], &[SurveyRow]) + 'a;
 
-/// [`generate`], handing the survey responses to `sink` (when given) instead of keeping them
-/// in the district.
+/// Rows gathered before they are handed to [`Sinks`].
+const FLUSH_ROWS: usize = 4_000_000;
+
+/// [`generate`], handing the survey responses and scores to `sinks` (when given) instead of
+/// keeping them in the district.
 pub fn generate_with(
     n_students: usize,
     n_schools: usize,
     n_years: usize,
     seed: u64,
     survey_volume: SurveyVolume,
-    mut sink: Option<SurveySink<'_>>,
+    mut sinks: Option<Sinks<'_>>,
 ) -> District {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let schools = make_schools(n_schools, &mut rng);
@@ -737,11 +749,15 @@ pub fn generate_with(
             for &window in survey_windows {
                 survey_answers(&mut g, st, &survey_at, window, &mut survey);
             }
-            if let Some(sink) = sink.as_mut()
-                && survey.len() >= SURVEY_FLUSH
-            {
-                sink(&schools, &items, &survey);
-                survey.clear();
+            if let Some(sinks) = sinks.as_mut() {
+                if survey.len() >= FLUSH_ROWS {
+                    (sinks.survey)(&schools, &items, &survey);
+                    survey.clear();
+                }
+                if scores.len() >= FLUSH_ROWS {
+                    (sinks.scores)(&scores);
+                    scores.clear();
+                }
             }
         }
         let survey_at = SurveyAt {
@@ -750,9 +766,11 @@ pub fn generate_with(
             year,
         };
         staff_and_parent_surveys(&mut g, &students, &survey_at, &mut survey);
-        if let Some(sink) = sink.as_mut() {
-            sink(&schools, &items, &survey);
+        if let Some(sinks) = sinks.as_mut() {
+            (sinks.survey)(&schools, &items, &survey);
             survey.clear();
+            (sinks.scores)(&scores);
+            scores.clear();
         }
         let mut by_subject: BTreeMap<String, BTreeMap<String, TrueMean>> = BTreeMap::new();
         for ((subj, key), (n, sum)) in sums {

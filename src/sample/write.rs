@@ -5,7 +5,9 @@
 
 use super::faults::Faults;
 use super::model::SurveyVolume;
-use super::{District, Item, Pattern, SURVEY_WINDOWS, School, SurveyRow, TrueMean, model};
+use super::{
+    District, Item, Pattern, SURVEY_WINDOWS, School, ScoreRow, SurveyRow, TrueMean, model,
+};
 use crate::cli::SampleArgs;
 use fs_err as fs;
 use polars::prelude::*;
@@ -110,26 +112,26 @@ fn survey_rows(schools: &[School], items: &[Item], rows: &[SurveyRow]) -> Polars
     ]
 }
 
-/// The survey responses file, written a batch of rows at a time as they come.
-pub struct SurveyFile {
+/// An extract written a batch of rows at a time as they are made (CSV or Parquet).
+pub struct StreamFile {
     path: PathBuf,
     csv: bool,
-    writer: Option<SurveyWriter>,
+    writer: Option<StreamWriter>,
     rows: usize,
     failed: Option<anyhow::Error>,
 }
 
-enum SurveyWriter {
+enum StreamWriter {
     Csv(polars::io::csv::write::BatchedWriter<std::io::BufWriter<fs::File>>),
     Parquet(Box<polars::io::parquet::write::BatchedWriter<std::io::BufWriter<fs::File>>>),
 }
 
-impl SurveyFile {
-    /// `survey_responses.csv` or `.parquet` in `dir`.
-    pub fn new(dir: &Path, csv: bool) -> SurveyFile {
+impl StreamFile {
+    /// `<name>.csv` or `<name>.parquet` in `dir`.
+    pub fn new(dir: &Path, name: &str, csv: bool) -> StreamFile {
         let ext = if csv { "csv" } else { "parquet" };
-        SurveyFile {
-            path: dir.join(format!("survey_responses.{ext}")),
+        StreamFile {
+            path: dir.join(format!("{name}.{ext}")),
             csv,
             writer: None,
             rows: 0,
@@ -137,36 +139,45 @@ impl SurveyFile {
         }
     }
 
-    /// Add rows; a failure is kept and reported by [`SurveyFile::finish`].
-    pub fn write(&mut self, schools: &[School], items: &[Item], rows: &[SurveyRow]) {
-        if self.failed.is_some() || rows.is_empty() {
+    /// Survey responses.
+    pub fn survey(&mut self, schools: &[School], items: &[Item], rows: &[SurveyRow]) {
+        if !rows.is_empty() {
+            self.write(|| survey_rows(schools, items, rows));
+        }
+    }
+
+    /// Assessment scores.
+    pub fn scores(&mut self, rows: &[ScoreRow]) {
+        if !rows.is_empty() {
+            self.write(|| scores_frame(rows));
+        }
+    }
+
+    /// Add the rows `frame` makes; a failure is kept and reported by [`StreamFile::finish`].
+    fn write(&mut self, frame: impl FnOnce() -> PolarsResult<DataFrame>) {
+        if self.failed.is_some() {
             return;
         }
-        if let Err(e) = self.try_write(schools, items, rows) {
+        if let Err(e) = self.try_write(frame) {
             self.failed = Some(e);
         }
     }
 
-    fn try_write(
-        &mut self,
-        schools: &[School],
-        items: &[Item],
-        rows: &[SurveyRow],
-    ) -> anyhow::Result<()> {
+    fn try_write(&mut self, frame: impl FnOnce() -> PolarsResult<DataFrame>) -> anyhow::Result<()> {
         let fail = |e: PolarsError| anyhow::anyhow!("cannot write `{}`: {e}", self.path.display());
-        let frame = survey_rows(schools, items, rows).map_err(fail)?;
+        let frame = frame().map_err(fail)?;
         if self.writer.is_none() {
             let file = std::io::BufWriter::new(fs::File::create(&self.path)?);
             let schema = frame.schema().clone();
             self.writer = Some(if self.csv {
-                SurveyWriter::Csv(
+                StreamWriter::Csv(
                     CsvWriter::new(file)
                         .include_header(true)
                         .batched(&schema)
                         .map_err(fail)?,
                 )
             } else {
-                SurveyWriter::Parquet(Box::new(
+                StreamWriter::Parquet(Box::new(
                     ParquetWriter::new(file)
                         .with_compression(ParquetCompression::Zstd(None))
                         .batched(&schema)
@@ -175,11 +186,11 @@ impl SurveyFile {
             });
         }
         match self.writer.as_mut().expect("opened above") {
-            SurveyWriter::Csv(w) => w.write_batch(&frame),
-            SurveyWriter::Parquet(w) => w.write_batch(&frame),
+            StreamWriter::Csv(w) => w.write_batch(&frame),
+            StreamWriter::Parquet(w) => w.write_batch(&frame),
         }
         .map_err(fail)?;
-        self.rows += rows.len();
+        self.rows += frame.height();
         Ok(())
     }
 
@@ -190,23 +201,44 @@ impl SurveyFile {
         }
         let fail = |e: PolarsError| anyhow::anyhow!("cannot write `{}`: {e}", self.path.display());
         match self.writer {
-            Some(SurveyWriter::Csv(mut w)) => w.finish().map_err(fail)?,
-            Some(SurveyWriter::Parquet(w)) => {
+            Some(StreamWriter::Csv(mut w)) => w.finish().map_err(fail)?,
+            Some(StreamWriter::Parquet(w)) => {
                 w.finish().map_err(fail)?;
             }
-            None => anyhow::bail!("no survey responses to write to `{}`", self.path.display()),
+            None => anyhow::bail!("no rows to write to `{}`", self.path.display()),
         }
         Ok(self.rows)
     }
 }
 
-/// Write every extract of `d`, the survey responses too unless they were written as they were
-/// made (`survey_written` rows of them).
+/// Rows of the extracts written as they were made: (survey responses, scores).
+pub struct Streamed {
+    pub survey: usize,
+    pub scores: usize,
+}
+
+/// The assessments extract, in the vendor's columns.
+fn scores_frame(sc: &[ScoreRow]) -> PolarsResult<DataFrame> {
+    df![
+        "SSID" => sc.iter().map(|r| r.student_id.as_str()).collect::<Vec<_>>(),
+        "AcademicYear" => sc.iter().map(|r| crate::canonical::SchoolYear(r.year).to_string()).collect::<Vec<_>>(),
+        "TestWindow" => sc.iter().map(|r| r.window).collect::<Vec<_>>(),
+        "TestName" => sc.iter().map(|r| r.assessment).collect::<Vec<_>>(),
+        "Subject" => sc.iter().map(|r| r.subject).collect::<Vec<_>>(),
+        "GradeTested" => sc.iter().map(|r| r.grade).collect::<Vec<_>>(),
+        "ScaleScore" => sc.iter().map(|r| r.score.as_str()).collect::<Vec<_>>(),
+        "SchoolCode" => sc.iter().map(|r| r.school_id.as_str()).collect::<Vec<_>>(),
+        "TestDate" => sc.iter().map(|r| r.test_date.format("%m/%d/%Y").to_string()).collect::<Vec<_>>(),
+    ]
+}
+
+/// Write every extract of `d`, the survey responses and scores too unless they were written as
+/// they were made (`streamed`).
 pub fn write_all(
     d: &District,
     faults: Option<Faults>,
     args: &SampleArgs,
-    survey_written: Option<usize>,
+    streamed: Option<Streamed>,
 ) -> anyhow::Result<Truth> {
     let out = &args.out;
     fs::create_dir_all(out)?;
@@ -235,23 +267,18 @@ pub fn write_all(
         args.csv,
     )?;
 
-    let sc = &d.scores;
-    let mut scores = df![
-        "SSID" => sc.iter().map(|r| r.student_id.as_str()).collect::<Vec<_>>(),
-        "AcademicYear" => sc.iter().map(|r| crate::canonical::SchoolYear(r.year).to_string()).collect::<Vec<_>>(),
-        "TestWindow" => sc.iter().map(|r| r.window).collect::<Vec<_>>(),
-        "TestName" => sc.iter().map(|r| r.assessment).collect::<Vec<_>>(),
-        "Subject" => sc.iter().map(|r| r.subject).collect::<Vec<_>>(),
-        "GradeTested" => sc.iter().map(|r| r.grade).collect::<Vec<_>>(),
-        "ScaleScore" => sc.iter().map(|r| r.score.as_str()).collect::<Vec<_>>(),
-        "SchoolCode" => sc.iter().map(|r| r.school_id.as_str()).collect::<Vec<_>>(),
-        "TestDate" => sc.iter().map(|r| r.test_date.format("%m/%d/%Y").to_string()).collect::<Vec<_>>(),
-    ]?;
-    write_table(
-        &out.join(format!("assessments.{ext}")),
-        &mut scores,
-        args.csv,
-    )?;
+    let scores_rows = match &streamed {
+        Some(streamed) => streamed.scores,
+        None => {
+            let mut scores = scores_frame(&d.scores)?;
+            write_table(
+                &out.join(format!("assessments.{ext}")),
+                &mut scores,
+                args.csv,
+            )?;
+            scores.height()
+        }
+    };
 
     let mut items = df![
         "item_id" => d.items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
@@ -265,8 +292,8 @@ pub fn write_all(
     ]?;
     write_csv(&out.join("survey_items.csv"), &mut items, b'|')?;
 
-    let survey_rows = match survey_written {
-        Some(n) => n,
+    let survey_rows = match &streamed {
+        Some(streamed) => streamed.survey,
         None => {
             write_survey(&out.join(format!("survey_responses.{ext}")), d, args.csv)?;
             d.survey.len()
@@ -288,7 +315,7 @@ pub fn write_all(
         rows: BTreeMap::from([
             ("schools".to_string(), schools.height()),
             ("students".to_string(), students.height()),
-            ("assessments".to_string(), scores.height()),
+            ("assessments".to_string(), scores_rows),
             ("survey_items".to_string(), items.height()),
             ("survey_responses".to_string(), survey_rows),
         ]),
