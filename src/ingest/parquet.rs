@@ -10,9 +10,14 @@ use polars_parquet::parquet::page::{CompressedPage, DataPageHeader, Page};
 use polars_parquet::parquet::read::{PageReader, decompress, read_metadata};
 use std::io::Cursor;
 
-/// More rows than any district extract holds (a 74,000-student district's survey file has
-/// about 8 million); a footer claiming more is damaged, and decoding it would exhaust memory.
+/// More rows than any row group of a real extract holds (writers cut groups at about a million
+/// rows); a footer claiming more in one group is damaged, and decoding it would exhaust memory.
 pub const MAX_ROWS: usize = 500_000_000;
+
+/// More rows than a file can hold in all (a state's survey file has about 800 million; each row
+/// is numbered within its file in 40 bits). Files are read a row group at a time, so only a
+/// group's count sizes an allocation.
+pub const MAX_FILE_ROWS: usize = (1 << 40) - 1;
 
 /// A Parquet extract held in memory, its counts checked (see [`check_counts`]), read a slice
 /// of rows at a time.
@@ -107,8 +112,9 @@ impl Parquet {
     }
 }
 
-/// Every count the decoder sizes an allocation by, checked for sense: row groups within
-/// [`MAX_ROWS`] in all, each column chunk's values no more than that, and each page's values
+/// Every count the decoder sizes an allocation by, checked for sense: each row group within
+/// [`MAX_ROWS`] rows and the file within [`MAX_FILE_ROWS`], each column chunk's values no more
+/// than [`MAX_ROWS`], and each page's values
 /// within its chunk's, and a dictionary's entries within its bytes. A footer that cannot be read is left for
 /// Polars to report in its own words.
 pub fn check_counts(buffer: &Buffer<u8>) -> Result<(), String> {
@@ -120,10 +126,17 @@ pub fn check_counts(buffer: &Buffer<u8>) -> Result<(), String> {
     };
     let mut rows = 0usize;
     for (g, group) in meta.row_groups.iter().enumerate() {
-        rows = rows.saturating_add(group.num_rows());
-        if rows > MAX_ROWS {
+        if group.num_rows() > MAX_ROWS {
             return Err(format!(
-                "the footer claims more than {MAX_ROWS} rows by row group {}",
+                "the footer claims {} rows in row group {}, which no extract holds",
+                group.num_rows(),
+                g + 1
+            ));
+        }
+        rows = rows.saturating_add(group.num_rows());
+        if rows > MAX_FILE_ROWS {
+            return Err(format!(
+                "the footer claims more than {MAX_FILE_ROWS} rows by row group {}",
                 g + 1
             ));
         }
