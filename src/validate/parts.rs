@@ -1,7 +1,8 @@
 //! Accepted rows in parts. Most tables are one part held in memory. The survey responses of a
 //! large district or a state (hundreds of millions of rows) are split by respondent into parts
 //! of about `validation.part_rows` rows, kept on disk as uncompressed Parquet in a folder
-//! of the system's temporary folder that is removed when the run ends; each part is checked
+//! of the system's temporary folder that is removed when the run ends (or, when the run was
+//! killed outright, by the next run that spills); each part is checked
 //! for duplicates, summarised and published on its own. Every row of a respondent is in the
 //! same part, and the survey's duplicate key and its summaries are per respondent, so parts
 //! change no result: counts of respondents and responses add up across parts.
@@ -37,12 +38,42 @@ struct Spill {
     dir: PathBuf,
 }
 
+/// Folders of spilled parts are named `equity-gap-parts-<pid>-<n>`.
+const SPILL_PREFIX: &str = "equity-gap-parts-";
+
+/// Remove the folders of spilled parts that runs killed outright (out of memory, `kill -9`)
+/// left in `temp`: those whose process no longer exists. Only where `/proc` tells.
+fn sweep_orphans(temp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SPILL_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl Spill {
     fn new() -> std::io::Result<Spill> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "equity-gap-parts-{}-{}",
+        let temp = std::env::temp_dir();
+        sweep_orphans(&temp);
+        let dir = temp.join(format!(
+            "{SPILL_PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
@@ -358,6 +389,25 @@ mod tests {
         drop(whole);
         drop(parts);
         assert!(!dir.exists());
+    }
+
+    /// A folder a killed run left behind (its process gone) is removed by the next run that
+    /// spills; a live process's folder is not.
+    #[test]
+    fn folders_of_killed_runs_are_swept() {
+        let temp = std::env::temp_dir().join(format!("parts-sweep-{}", std::process::id()));
+        // Process ids stop well short of u32::MAX - 1.
+        let dead = temp.join(format!("{SPILL_PREFIX}{}-0", u32::MAX - 1));
+        let live = temp.join(format!("{SPILL_PREFIX}{}-7", std::process::id()));
+        let other = temp.join("not-ours-1-0");
+        for d in [&dead, &live, &other] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("part-0.parquet"), b"x").unwrap();
+        }
+        sweep_orphans(&temp);
+        let left = (dead.exists(), live.exists(), other.exists());
+        let _ = std::fs::remove_dir_all(&temp);
+        assert_eq!(left, (false, true, true));
     }
 
     /// Other tables, and a survey within one part, stay whole in memory.
