@@ -476,19 +476,11 @@ fn coverage(
     year: &str,
     windows: &[&crate::pipeline::plan::Window],
 ) -> anyhow::Result<Vec<Coverage>> {
-    let count = |t: Table,
-                 id: &str,
-                 extra: Option<Expr>,
-                 by: &[&str]|
-     -> PolarsResult<BTreeMap<Vec<String>, u32>> {
+    let count = |t: Table, id: &str, by: &[&str]| -> PolarsResult<BTreeMap<Vec<String>, u32>> {
         let Some(df) = req.validated.table(t) else {
             return Ok(BTreeMap::new());
         };
-        let lf = df.clone().lazy();
-        let mut lf = lf.filter(col("school_year").eq(lit(year)));
-        if let Some(e) = extra {
-            lf = lf.filter(e);
-        }
+        let lf = df.clone().lazy().filter(col("school_year").eq(lit(year)));
         let by_cols: Vec<Expr> = by.iter().map(|c| col(*c)).collect();
         let out = lf
             .group_by(by_cols)
@@ -513,13 +505,8 @@ fn coverage(
             })
             .collect())
     };
-    let enrolled = count(Table::Students, "student_id", None, &["school_id"])?;
-    let tested = count(
-        Table::Assessments,
-        "student_id",
-        None,
-        &["school_id", "window"],
-    )?;
+    let enrolled = count(Table::Students, "student_id", &["school_id"])?;
+    let tested = count(Table::Assessments, "student_id", &["school_id", "window"])?;
     let respondents = match &req.validated.survey {
         Some(survey) => student_respondents(survey, year)?,
         None => BTreeMap::new(),
