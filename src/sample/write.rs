@@ -295,8 +295,13 @@ pub fn write_all(
     let survey_rows = match &streamed {
         Some(streamed) => streamed.survey,
         None => {
-            write_survey(&out.join(format!("survey_responses.{ext}")), d, args.csv)?;
-            d.survey.len()
+            // A chunk of rows turned into text at a time: a district of a million students
+            // answers over a hundred million, more than fits in memory as text.
+            let mut file = StreamFile::new(out, "survey_responses", args.csv);
+            for rows in d.survey.chunks(4_000_000) {
+                file.survey(&d.schools, &d.items, rows);
+            }
+            file.finish()?
         }
     };
 
@@ -364,43 +369,6 @@ fn write_table(path: &Path, df: &mut DataFrame, csv: bool) -> anyhow::Result<()>
             .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
         Ok(())
     }
-}
-
-/// Rows of survey responses turned into text at a time: a district of a million students
-/// answers over a hundred million, more than fits in memory as text.
-const SURVEY_CHUNK: usize = 4_000_000;
-
-fn write_survey(path: &Path, d: &District, csv: bool) -> anyhow::Result<()> {
-    let fail = |e: PolarsError| anyhow::anyhow!("cannot write `{}`: {e}", path.display());
-    let first = survey_frame(d, &d.survey[..d.survey.len().min(SURVEY_CHUNK)])?;
-    let schema = first.schema().clone();
-    let file = std::io::BufWriter::new(fs::File::create(path)?);
-    let chunks = std::iter::once(Ok(first)).chain(
-        d.survey
-            .chunks(SURVEY_CHUNK)
-            .skip(1)
-            .map(|rows| survey_frame(d, rows)),
-    );
-    if csv {
-        let mut writer = CsvWriter::new(file)
-            .include_header(true)
-            .batched(&schema)
-            .map_err(fail)?;
-        for chunk in chunks {
-            writer.write_batch(&chunk?).map_err(fail)?;
-        }
-        writer.finish().map_err(fail)?;
-    } else {
-        let mut writer = ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .batched(&schema)
-            .map_err(fail)?;
-        for chunk in chunks {
-            writer.write_batch(&chunk?).map_err(fail)?;
-        }
-        writer.finish().map_err(fail)?;
-    }
-    Ok(())
 }
 
 fn write_csv(path: &Path, df: &mut DataFrame, sep: u8) -> anyhow::Result<()> {
