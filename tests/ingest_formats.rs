@@ -113,6 +113,27 @@ fn every_format_ingests_to_identical_tables() {
             }
             pipeline(d, "parquet", "");
         }),
+        variant("parquet, padded", |d| {
+            // Text a vendor's export left untidy: values padded with spaces, blanks as empty
+            // strings rather than nulls. It must read as the tidy file does.
+            for t in TABLES {
+                let df = read_fixture(t);
+                let untidy: Vec<Expr> = df
+                    .get_column_names()
+                    .iter()
+                    .map(|c| {
+                        let c = c.as_str();
+                        concat_str([lit(" "), col(c), lit("\t")], "", false)
+                            .fill_null(lit(""))
+                            .alias(c)
+                    })
+                    .collect();
+                let mut df = df.lazy().select(untidy).collect().unwrap();
+                let f = fs::File::create(d.join(format!("{t}.parquet"))).unwrap();
+                ParquetWriter::new(f).finish(&mut df).unwrap();
+            }
+            pipeline(d, "parquet", "");
+        }),
         variant("xlsx", |d| {
             fs::copy(fixture("formats/district.xlsx"), d.join("district.xlsx")).unwrap();
             pipeline(d, "xlsx", "");

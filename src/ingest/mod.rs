@@ -559,7 +559,12 @@ fn to_canonical(
             match at.and_then(|i| names.get(i)) {
                 Some(actual) => {
                     let text = col(actual.clone()).cast(DataType::String);
-                    if trimmed {
+                    let tidy = frame
+                        .column(actual)
+                        .ok()
+                        .and_then(|c| c.str().ok())
+                        .is_some_and(is_tidy);
+                    if trimmed || tidy {
                         text
                     } else {
                         text.str().strip_chars(lit(NULL)).pipe_blank_to_null()
@@ -583,6 +588,17 @@ fn to_canonical(
     // make every later step gather across them and copy.
     out.rechunk_mut_par();
     Ok(out)
+}
+
+/// Whether no value of a text column is blank or has white space at either end, so the
+/// column is already canonical text and is taken as it is (most typed extracts: trimming
+/// and blanking would copy every value for nothing). Only each value's ends are looked at.
+fn is_tidy(ca: &StringChunked) -> bool {
+    ca.downcast_iter().all(|arr| {
+        arr.iter()
+            .flatten()
+            .all(|s| !s.is_empty() && s.trim().len() == s.len())
+    })
 }
 
 trait BlankToNull {
