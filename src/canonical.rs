@@ -147,6 +147,17 @@ impl Table {
     }
 }
 
+/// The order validation leaves accepted assessments in, and so the order of every table with
+/// one row per score (`student_growth` keeps it rather than sorting millions of rows again).
+pub const SCORE_ORDER: [&str; 6] = [
+    "student_id",
+    "school_id",
+    "school_year",
+    "window",
+    "assessment",
+    "subject",
+];
+
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -60,14 +60,7 @@ pub fn keys(table: &str) -> &'static [&'static str] {
     match table {
         "baselines" => &baselines::COLUMNS[..6],
         "growth" => &growth::COLUMNS[..6],
-        "student_growth" => &[
-            "student_id",
-            "school_id",
-            "school_year",
-            "window",
-            "assessment",
-            "subject",
-        ],
+        "student_growth" => &crate::canonical::SCORE_ORDER,
         "gaps" => &gaps::COLUMNS[..8],
         "cohort_change" => &cohort::CHANGE_COLUMNS[..6],
         "cohort_gaps" => &cohort::GAP_COLUMNS[..7],
@@ -82,6 +75,9 @@ pub fn keys(table: &str) -> &'static [&'static str] {
 /// the survey responses (when there are any) coded and held in memory.
 pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Metrics> {
     let mut tables = tables.clone();
+    if let Some(a) = tables.remove(&Table::Assessments) {
+        tables.insert(Table::Assessments, crate::validate::in_score_order(a)?);
+    }
     let survey = match tables.remove(&Table::SurveyResponses) {
         Some(responses) => Some(Survey {
             codes: crate::validate::survey_codes::SurveyCodes::new(plan, &tables)?,
@@ -100,7 +96,8 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
 }
 
 /// `compute` from every table but the survey responses, and those in `survey`, showing the
-/// parts done so far.
+/// parts done so far. The assessments are in [`SCORE_ORDER`](crate::canonical::SCORE_ORDER),
+/// as validation leaves them.
 pub fn compute_with(
     plan: &Plan,
     tables: &BTreeMap<Table, DataFrame>,

@@ -50,8 +50,13 @@ fn cut_key(scale: u64, subject: u64, grade: u64) -> u64 {
     (scale << 16) + (subject << 8) + grade
 }
 
-/// Every valid score with dfs, band, baseline and targets.
-/// `ids` numbers every student id (see `keys::ids`); the result carries it as `sidx`.
+/// The text columns of a score, taken from the assessments as they are (see `score`).
+const TEXT: [&str; 6] = crate::canonical::SCORE_ORDER;
+
+/// Every valid score with dfs, band, baseline and targets, one row per assessments row in
+/// the same order. `ids` numbers every student id (see `keys::ids`); the result carries it as
+/// `sidx`. The work is done on integer codes only, so the joins never copy text; the text
+/// columns are the assessments' own, shared rather than copied.
 pub fn score(
     plan: &Plan,
     assessments: &DataFrame,
@@ -66,53 +71,60 @@ pub fn score(
         .map(|a| scale_ids.iter().position(|s| **s == a.scale).unwrap_or(0) as u64)
         .collect();
     let subjects: Vec<String> = plan.subjects().into_iter().map(str::to_string).collect();
+    let window_ids: Vec<String> = plan.windows.iter().map(|w| w.id.clone()).collect();
+    let schools = keys::distinct(assessments, "school_id")?;
     let cuts = cut_table(plan, &subjects)?;
     let on = [col("ckey")];
-    let placed = keys::attach(assessments.clone().lazy(), ids, "student_id", "sidx")
-        .select([
-            col("student_id"),
-            col("sidx"),
-            col("school_id"),
-            col("school_year"),
-            years.expr().alias("year_n"),
-            col("window"),
-            col("assessment"),
-            col("subject"),
-            col("grade"),
-            col("scale_score"),
-            // Scale and subject as codes: the cut table and the baseline are found by one
-            // integer key each.
-            (keys::map_text(
-                "assessment",
-                &assessment_ids,
-                &scale_codes,
-                DataType::UInt64,
-            ) * lit(1u64 << 8)
-                + keys::encode("subject", &subjects))
-            .alias("scale_subject"),
-        ])
-        .with_column(
-            (col("scale_subject") * lit(1u64 << 8) + col("grade").cast(DataType::UInt64))
-                .alias("ckey"),
-        )
-        .join(
-            cuts.lazy(),
-            on.clone(),
-            on,
-            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .with_columns([
-            (col("scale_score") - col("at")).alias("dfs"),
-            when(col("scale_score").lt(col("near")))
-                .then(lit(BELOW))
-                .when(col("scale_score").lt(col("at")))
-                .then(lit(NEAR))
-                .when(col("scale_score").lt(col("above")))
-                .then(lit(AT))
-                .otherwise(lit(ABOVE))
-                .alias("band"),
-        ])
-        .collect()?;
+    let placed = keys::attach(
+        assessments.clone().lazy().with_row_index("row", None),
+        ids,
+        "student_id",
+        "sidx",
+    )
+    .select([
+        col("row"),
+        col("sidx"),
+        keys::encode("school_id", &schools).alias("school"),
+        years.expr().alias("year_n"),
+        keys::encode("window", &window_ids).alias("window_code"),
+        // Codes in the order of the assessments' ids, which is alphabetical (a BTreeMap).
+        keys::encode("assessment", &assessment_ids).alias("assessment_code"),
+        keys::encode("subject", &subjects).alias("subject_code"),
+        col("grade"),
+        col("scale_score"),
+        // Scale and subject as codes: the cut table and the baseline are found by one
+        // integer key each.
+        (keys::map_text(
+            "assessment",
+            &assessment_ids,
+            &scale_codes,
+            DataType::UInt64,
+        ) * lit(1u64 << 8)
+            + keys::encode("subject", &subjects))
+        .alias("scale_subject"),
+    ])
+    .with_column(
+        (col("scale_subject") * lit(1u64 << 8) + col("grade").cast(DataType::UInt64)).alias("ckey"),
+    )
+    .join(
+        cuts.lazy(),
+        on.clone(),
+        on,
+        JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+    )
+    .with_columns([
+        (col("scale_score") - col("at")).alias("dfs"),
+        when(col("scale_score").lt(col("near")))
+            .then(lit(BELOW))
+            .when(col("scale_score").lt(col("at")))
+            .then(lit(NEAR))
+            .when(col("scale_score").lt(col("above")))
+            .then(lit(AT))
+            .otherwise(lit(ABOVE))
+            .alias("band"),
+    ])
+    .drop(by_name(["near", "at", "above"], true, false))
+    .collect()?;
 
     // (student, year, scale, subject) as one integer; a baseline row is keyed by the year it
     // is the baseline of.
@@ -122,13 +134,17 @@ pub fn score(
             * lit(1u64 << 16))
             + col("scale_subject")
     };
+    let baseline_window = window_ids
+        .iter()
+        .position(|w| *w == plan.growth.baseline_window)
+        .map_or(u64::MAX, |p| p as u64);
     let baseline = placed
         .clone()
         .lazy()
-        .filter(col("window").eq(lit(plan.growth.baseline_window.as_str())))
+        .filter(col("window_code").eq(lit(baseline_window)))
         .select([
             student_key(1).alias("bkey"),
-            col("assessment").alias("baseline_assessment"),
+            col("assessment_code").alias("baseline_assessment"),
             col("scale_score").alias("baseline_score"),
             col("dfs").alias("baseline_dfs"),
         ])
@@ -139,9 +155,12 @@ pub fn score(
         .unique_stable_generic(Some(vec![col("bkey")]), UniqueKeepStrategy::First)
         .drop(by_name(["baseline_assessment"], true, false));
 
-    let window_ids: Vec<String> = plan.windows.iter().map(|w| w.id.clone()).collect();
     let shares: Vec<f64> = plan.windows.iter().map(|w| w.share_of_year).collect();
-    let share = keys::map_text("window", &window_ids, &shares, DataType::Float64);
+    let share = keys::map_int(
+        "window_code",
+        (0..shares.len() as i64).collect(),
+        Series::new("share".into(), shares),
+    );
     let b = col("baseline_score").cast(DataType::Float64);
     let catch_up = match plan.growth.years_to_standard {
         Some(k) => when(col("baseline_dfs").lt(lit(0)))
@@ -152,21 +171,20 @@ pub fn score(
     // The same student's score a year earlier in the same window, assessment and subject
     // (one at most: duplicates are resolved per student, year, window, assessment and
     // subject); `change` is the change in distance from standard when it was at this school.
-    let window_code = keys::encode("window", &window_ids);
     let match_key = |year_offset: i32| {
         (col("year_n") + lit(year_offset - years.first())).cast(DataType::UInt64) * lit(1u64 << 40)
-            + window_code.clone() * lit(1u64 << 24)
-            + keys::encode("assessment", &assessment_ids) * lit(1u64 << 12)
-            + keys::encode("subject", &subjects)
+            + col("window_code") * lit(1u64 << 24)
+            + col("assessment_code") * lit(1u64 << 12)
+            + col("subject_code")
     };
     let prior = placed.clone().lazy().select([
         col("sidx"),
         match_key(1).alias("prior_key"),
-        col("school_id").alias("prior_school"),
+        col("school").alias("prior_school"),
         col("dfs").alias("prior_dfs"),
     ]);
     let on = [col("sidx"), col("prior_key")];
-    placed
+    let numbers = placed
         .lazy()
         .with_column(match_key(0).alias("prior_key"))
         .join(
@@ -176,16 +194,11 @@ pub fn score(
             JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
         .with_column(
-            when(col("prior_school").eq(col("school_id")))
+            when(col("prior_school").eq(col("school")))
                 .then(col("dfs") - col("prior_dfs"))
                 .otherwise(lit(NULL))
                 .alias("change"),
         )
-        .drop(by_name(
-            ["prior_key", "prior_school", "prior_dfs"],
-            true,
-            false,
-        ))
         .with_column(student_key(0).alias("bkey"))
         .join(
             baseline,
@@ -202,25 +215,49 @@ pub fn score(
                 .gt_eq(col("window_target") - lit(TARGET_TOLERANCE))
                 .alias("met_target"),
         ])
-        .collect()
+        .sort(["row"], SortMultipleOptions::default())
+        .select(
+            [
+                "sidx",
+                "year_n",
+                "grade",
+                "scale_score",
+                "dfs",
+                "band",
+                "change",
+                "baseline_score",
+                "annual_target",
+                "window_target",
+                "growth",
+                "met_target",
+            ]
+            .map(col),
+        )
+        .collect()?;
+    let mut columns: Vec<Column> = TEXT
+        .iter()
+        .map(|c| assessments.column(c).cloned())
+        .collect::<PolarsResult<_>>()?;
+    columns.extend(numbers.into_columns());
+    DataFrame::new(assessments.height(), columns)
 }
 
-/// The restricted student-level table: one row per valid score.
+/// The restricted student-level table: one row per valid score, in the assessments' order,
+/// which is already its key order (see `SCORE_ORDER`).
 pub fn student_growth(scored: &DataFrame) -> PolarsResult<DataFrame> {
-    let lf = scored.clone().lazy().select([
-        col("student_id"),
-        col("school_id"),
-        col("school_year"),
-        col("window"),
-        col("assessment"),
-        col("subject"),
-        col("grade"),
-        col("baseline_score"),
-        col("annual_target"),
-        col("window_target"),
-        col("scale_score"),
-        col("growth"),
-        col("met_target"),
-    ]);
-    super::sorted("student_growth", lf)
+    scored.select([
+        "student_id",
+        "school_id",
+        "school_year",
+        "window",
+        "assessment",
+        "subject",
+        "grade",
+        "baseline_score",
+        "annual_target",
+        "window_target",
+        "scale_score",
+        "growth",
+        "met_target",
+    ])
 }

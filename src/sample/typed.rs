@@ -67,7 +67,11 @@ pub fn typed_tables(d: &District) -> PolarsResult<BTreeMap<Table, DataFrame>> {
     let mut tables = BTreeMap::from([
         (Table::Schools, schools),
         (Table::Students, students),
-        (Table::Assessments, assessments),
+        // In the order validation leaves them.
+        (
+            Table::Assessments,
+            crate::validate::in_score_order(assessments)?,
+        ),
         (Table::SurveyItems, items),
     ]);
     // Kept coded, as validation keeps them, with the sample pipeline's windows.

@@ -167,7 +167,11 @@ pub fn validate_with(
                 });
             }
             None => {
-                tables.insert(table, accepted.into_frame()?);
+                let mut accepted = accepted.into_frame()?;
+                if table == Table::Assessments {
+                    accepted = in_score_order(accepted)?;
+                }
+                tables.insert(table, accepted);
             }
         }
     }
@@ -183,6 +187,15 @@ pub fn validate_with(
             scores_without_demographics,
         },
     })
+}
+
+/// Accepted assessments sorted by [`SCORE_ORDER`](crate::canonical::SCORE_ORDER) (text order;
+/// the key is unique, since a student has one score per year, window, assessment and subject).
+pub fn in_score_order(assessments: DataFrame) -> PolarsResult<DataFrame> {
+    assessments.sort(
+        crate::canonical::SCORE_ORDER,
+        SortMultipleOptions::default().with_multithreaded(true),
+    )
 }
 
 /// Check one table a chunk at a time: (accepted typed rows in parts, quarantined rows, the
