@@ -33,64 +33,78 @@ const KEYS: [&str; 5] = [
     "construct",
 ];
 
-/// item code, construct code, and the lowest and highest favorable answer of each item.
-fn item_attributes(
-    items: &DataFrame,
-    item_ids: &[String],
-    packing: &Packing,
-) -> PolarsResult<DataFrame> {
-    let get_str = |c: &str| -> PolarsResult<Vec<String>> {
-        Ok(items
-            .column(c)?
-            .str()?
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect())
-    };
-    let get_i32 = |c: &str| -> PolarsResult<Vec<i32>> {
-        Ok(items
-            .column(c)?
-            .i32()?
-            .iter()
-            .map(|v| v.unwrap_or(0))
-            .collect())
-    };
-    let (id, construct) = (get_str("item_id")?, get_str("construct")?);
-    let (min, max, fav) = (
-        get_i32("scale_min")?,
-        get_i32("scale_max")?,
-        get_i32("favorable_min")?,
-    );
-    let reversed: Vec<bool> = items
-        .column("reversed")?
-        .bool()?
-        .iter()
-        .map(|v| v.unwrap_or(false))
-        .collect();
-    let (mut code, mut construct_code, mut lo, mut hi) = (vec![], vec![], vec![], vec![]);
-    for i in 0..items.height() {
-        let (Some(item), Some(k)) = (
-            item_ids.iter().position(|v| *v == id[i]),
-            packing.code("construct", &construct[i]),
-        ) else {
-            continue;
+/// Each item's construct code and lowest and highest favorable answer, indexed by item code
+/// (null for an item code whose construct is not reported), so a response finds them by
+/// position rather than through a join.
+struct ItemAttributes {
+    construct: Series,
+    lo: Series,
+    hi: Series,
+}
+
+impl ItemAttributes {
+    fn of(
+        items: &DataFrame,
+        item_ids: &[String],
+        packing: &Packing,
+    ) -> PolarsResult<ItemAttributes> {
+        let get_str = |c: &str| -> PolarsResult<Vec<String>> {
+            Ok(items
+                .column(c)?
+                .str()?
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect())
         };
-        code.push(item as u64);
-        construct_code.push(k);
-        if reversed[i] {
-            lo.push(i32::MIN);
-            hi.push(max[i] + min[i] - fav[i]);
-        } else {
-            lo.push(fav[i]);
-            hi.push(i32::MAX);
+        let get_i32 = |c: &str| -> PolarsResult<Vec<i32>> {
+            Ok(items
+                .column(c)?
+                .i32()?
+                .iter()
+                .map(|v| v.unwrap_or(0))
+                .collect())
+        };
+        let (id, construct) = (get_str("item_id")?, get_str("construct")?);
+        let (min, max, fav) = (
+            get_i32("scale_min")?,
+            get_i32("scale_max")?,
+            get_i32("favorable_min")?,
+        );
+        let reversed: Vec<bool> = items
+            .column("reversed")?
+            .bool()?
+            .iter()
+            .map(|v| v.unwrap_or(false))
+            .collect();
+        let n = item_ids.len();
+        let (mut code, mut lo, mut hi) = (vec![None; n], vec![None; n], vec![None; n]);
+        for i in 0..items.height() {
+            let (Some(item), Some(k)) = (
+                item_ids.iter().position(|v| *v == id[i]),
+                packing.code("construct", &construct[i]),
+            ) else {
+                continue;
+            };
+            code[item] = Some(k);
+            if reversed[i] {
+                lo[item] = Some(i32::MIN);
+                hi[item] = Some(max[i] + min[i] - fav[i]);
+            } else {
+                lo[item] = Some(fav[i]);
+                hi[item] = Some(i32::MAX);
+            }
         }
+        Ok(ItemAttributes {
+            construct: Series::new("construct_code".into(), code),
+            lo: Series::new("lo".into(), lo),
+            hi: Series::new("hi".into(), hi),
+        })
     }
-    df![
-        "item" => code,
-        "construct_code" => construct_code,
-        "lo" => lo,
-        "hi" => hi,
-    ]
+
+    /// An attribute of each row's item (`item_id`, its code).
+    fn of_item(series: &Series) -> Expr {
+        lit(series.clone()).gather(col("item_id"), true)
+    }
 }
 
 /// `survey` is coded (see `validate::survey_codes`): the cell's fields are packed from the
@@ -123,7 +137,7 @@ pub fn table(
             plan.constructs.iter().map(|c| c.id.clone()).collect(),
         ),
     ])?;
-    let item_table = item_attributes(items, &codes.items, &packing)?;
+    let item_table = ItemAttributes::of(items, &codes.items, &packing)?;
     let mut school_sums = Vec::new();
     let mut district_sums = Vec::new();
     for part in survey.parts.frames() {
@@ -182,7 +196,7 @@ fn part_sums(
     responses: &DataFrame,
     codes: &SurveyCodes,
     packing: &Packing,
-    item_table: &DataFrame,
+    item_table: &ItemAttributes,
     members: &LazyFrame,
     ids: &DataFrame,
     years: &Years,
@@ -219,6 +233,7 @@ fn part_sums(
     if numbered >= 1u64 << (63 - packing.bits) {
         polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
     }
+    // Each student code's number, by position.
     let student_numbers = keys::attach(
         df![
             "student" => codes.students.clone(),
@@ -229,7 +244,12 @@ fn part_sums(
         "student",
         "sidx",
     )
-    .select([col("code"), col("sidx")]);
+    .sort(["code"], SortMultipleOptions::default())
+    .select([col("sidx")])
+    .collect()?
+    .column("sidx")?
+    .as_materialized_series()
+    .clone();
     // Respondent number above the cell's bits: one integer per (respondent, cell).
     let above = || lit(1u64 << packing.bits);
     let student = packing
@@ -241,29 +261,21 @@ fn part_sums(
         .lazy()
         .select([
             col("respondent_id"),
-            col("item_id").cast(DataType::UInt64).alias("item"),
             packing.cell_with(&cell_codes).alias("partial"),
             col("response"),
+            ItemAttributes::of_item(&item_table.construct).alias("construct_code"),
+            ItemAttributes::of_item(&item_table.lo).alias("lo"),
+            ItemAttributes::of_item(&item_table.hi).alias("hi"),
         ])
-        .join(
-            item_table.clone().lazy(),
-            [col("item")],
-            [col("item")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            student_numbers,
-            [col("respondent_id")],
-            [col("code")],
-            JoinArgs::new(JoinType::Left),
-        )
+        // Items of no reported construct are left out.
+        .filter(col("construct_code").is_not_null())
         .with_column(
             when(
                 col("respondent_id")
                     .cast(DataType::Int64)
                     .lt(lit(n_students)),
             )
-            .then(col("sidx"))
+            .then(lit(student_numbers).gather(col("respondent_id"), true))
             .otherwise(
                 (lit(ids.height() as i64) + col("respondent_id").cast(DataType::Int64)
                     - lit(n_students))
