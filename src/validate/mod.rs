@@ -280,19 +280,18 @@ fn check_chunk(
     if !extra.columns.is_empty() {
         lf = lf.with_columns(extra.columns.clone());
     }
+    if !extra.lookups.is_empty() {
+        lf = lf.with_columns(extra.lookups.clone());
+    }
     checks.extend(extra.checks.iter().cloned());
     let failure = first_failure(checks);
     let checked = lf
         .with_column(failure.index.alias(rules::FAILED_COL))
-        .with_columns([
-            failure.reason.alias("reason"),
-            failure.column.alias("column"),
-        ])
         .collect()?;
     let accepted = checked
         .clone()
         .lazy()
-        .filter(col("reason").is_null())
+        .filter(col(rules::FAILED_COL).is_null())
         .select(
             table
                 .columns()
@@ -302,10 +301,15 @@ fn check_chunk(
                 .collect::<Vec<_>>(),
         )
         .collect()?;
+    // Reasons and explanations are text, so they are worked out for the rejected rows only.
     let rejected = checked
         .lazy()
-        .filter(col("reason").is_not_null())
-        .with_column(failure.detail.alias("detail"))
+        .filter(col(rules::FAILED_COL).is_not_null())
+        .with_columns([
+            failure.reason.alias("reason"),
+            failure.column.alias("column"),
+            failure.detail.alias("detail"),
+        ])
         .select(
             table
                 .columns()
@@ -328,6 +332,8 @@ struct ExtraChecks {
     joins: Vec<(DataFrame, Vec<String>)>,
     /// Lookup columns computed from the typed columns before the checks run.
     columns: Vec<Expr>,
+    /// Lookup columns computed from `columns`.
+    lookups: Vec<Expr>,
     checks: Vec<Check>,
     /// How accepted rows are coded (survey responses; see `survey_codes`).
     codes: Option<survey_codes::SurveyCodes>,
@@ -341,6 +347,7 @@ fn cross_table_checks(
     let mut extra = ExtraChecks {
         joins: Vec::new(),
         columns: Vec::new(),
+        lookups: Vec::new(),
         checks: Vec::new(),
         codes: None,
     };
@@ -392,22 +399,31 @@ fn cross_table_checks(
         Table::SurveyResponses => {
             extra.codes = Some(survey_codes::SurveyCodes::new(plan, done)?);
             // Each response's item type and scale, looked up by expression rather than a
-            // join: a join would copy every column of every response to add three.
+            // join (a join would copy every column of every response to add three): the
+            // item's row is found once, then each attribute by position.
             let items = done.get(&Table::SurveyItems).cloned().unwrap_or_default();
+            let item_row = if items.height() == 0 {
+                lit(NULL).cast(DataType::UInt32)
+            } else {
+                let rows =
+                    Series::new("row".into(), (0..items.height() as u32).collect::<Vec<_>>());
+                col(typed("item_id")).replace_strict(
+                    lit(items.column("item_id")?.as_materialized_series().clone()),
+                    lit(rows),
+                    Some(lit(NULL).cast(DataType::UInt32)),
+                    Some(DataType::UInt32),
+                )
+            };
+            extra.columns.push(item_row.alias("__item_row"));
             let by_item = |from: &str, to: &str, dtype: DataType| -> PolarsResult<Expr> {
                 if items.height() == 0 {
                     return Ok(lit(NULL).cast(dtype).alias(to));
                 }
-                Ok(col(typed("item_id"))
-                    .replace_strict(
-                        lit(items.column("item_id")?.as_materialized_series().clone()),
-                        lit(items.column(from)?.as_materialized_series().clone()),
-                        Some(lit(NULL).cast(dtype.clone())),
-                        Some(dtype),
-                    )
+                Ok(lit(items.column(from)?.as_materialized_series().clone())
+                    .gather(col("__item_row"), true)
                     .alias(to))
             };
-            extra.columns.extend([
+            extra.lookups.extend([
                 by_item("respondent_type", "__item_type", DataType::String)?,
                 by_item("scale_min", "__min", DataType::Int32)?,
                 by_item("scale_max", "__max", DataType::Int32)?,
