@@ -93,7 +93,7 @@ fn median() -> Vec<Expr> {
 pub fn stats(
     plan: &Plan,
     scored: &DataFrame,
-    members: &LazyFrame,
+    members: &DataFrame,
     years: &Years,
 ) -> PolarsResult<DataFrame> {
     let mut cell_keys = school_year_window(plan, scored, years)?;
@@ -125,27 +125,25 @@ pub fn stats(
         .lazy()
         .select(select)
         .with_column(years.member_key(col("sidx")).alias("mkey"));
-    let rows = with_pattern(scored, members, plan)?
-        .with_columns(terms())
-        .select(
-            [
-                "cell",
-                "pattern",
-                "scale_score",
-                "dfs",
-                "dfs2",
-                "below",
-                "near",
-                "at",
-                "above",
-                "growth",
-                "met_target",
-                "grade11",
-                "change",
-                "change2",
-            ]
-            .map(col),
-        );
+    let rows = with_pattern(scored, members).with_columns(terms()).select(
+        [
+            "cell",
+            "pattern",
+            "scale_score",
+            "dfs",
+            "dfs2",
+            "below",
+            "near",
+            "at",
+            "above",
+            "growth",
+            "met_target",
+            "grade11",
+            "change",
+            "change2",
+        ]
+        .map(col),
+    );
     let numbered = number(rows, &packing)?;
     let order: Vec<Expr> = CELL
         .iter()

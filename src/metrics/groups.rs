@@ -19,15 +19,22 @@ pub(crate) fn predicate_groups(plan: &Plan) -> impl Iterator<Item = &GroupDef> {
     plan.groups.iter().filter(|g| g.column.is_some())
 }
 
-/// One row per students row, keyed by `mkey` (the student's number and year code), with a
-/// membership column per group.
+/// One row per students row, keyed by `mkey` (the student's number and year code), with the
+/// bitmask of the groups the student is in that year (`pattern`). Worked out once and kept,
+/// since every table joins it.
 pub(crate) fn members(
     plan: &Plan,
     students: &DataFrame,
     ids: &DataFrame,
     years: &Years,
-) -> PolarsResult<LazyFrame> {
-    let mut exprs = vec![col("mkey")];
+) -> PolarsResult<DataFrame> {
+    if students.width() == 0 {
+        return DataFrame::new_infer_height(vec![
+            Column::new_empty("mkey".into(), &DataType::UInt64),
+            Column::new_empty("pattern".into(), &DataType::UInt64),
+        ]);
+    }
+    let mut exprs = Vec::new();
     for g in predicate_groups(plan) {
         let column = g.column.as_deref().expect("predicate groups have a column");
         let is_bool = students
@@ -49,45 +56,24 @@ pub(crate) fn members(
         };
         exprs.push(member.fill_null(lit(false)).alias(member_col(&g.id)));
     }
-    if students.width() == 0 {
-        let mut cols = vec![Column::new_empty("mkey".into(), &DataType::UInt64)];
-        for g in predicate_groups(plan) {
-            cols.push(Column::new_empty(
-                member_col(&g.id).into(),
-                &DataType::Boolean,
-            ));
-        }
-        return Ok(DataFrame::new_infer_height(cols)?.lazy());
-    }
     let numbered = keys::attach(students.clone().lazy(), ids, "student_id", "sidx");
-    Ok(numbered
+    numbered
         .with_column(years.member_key(col("sidx")).alias("mkey"))
-        .select(exprs))
+        .with_columns(exprs)
+        .select([col("mkey"), pattern(plan)?])
+        .collect()
 }
 
 /// Each row's group `pattern`, from its `mkey` (student number and year; null when the row is
 /// not a student's): rows without a students row that year are in `all` only.
-pub(crate) fn with_pattern(
-    lf: LazyFrame,
-    members: &LazyFrame,
-    plan: &Plan,
-) -> PolarsResult<LazyFrame> {
-    Ok(lf
-        .join(
-            members.clone(),
-            [col("mkey")],
-            [col("mkey")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns(fill_members(plan))
-        .with_column(pattern(plan)?))
-}
-
-/// Null membership (no students row for that year) means "in `all` only".
-pub(crate) fn fill_members(plan: &Plan) -> Vec<Expr> {
-    predicate_groups(plan)
-        .map(|g| col(member_col(&g.id)).fill_null(lit(false)))
-        .collect()
+pub(crate) fn with_pattern(lf: LazyFrame, members: &DataFrame) -> LazyFrame {
+    lf.join(
+        members.clone().lazy(),
+        [col("mkey")],
+        [col("mkey")],
+        JoinArgs::new(JoinType::Left),
+    )
+    .with_column(col("pattern").fill_null(lit(0u64)))
 }
 
 /// Rows keyed by a packed `cell` (see `keys`) and its district `dcell`, with the tables that

@@ -115,7 +115,7 @@ pub fn table(
     plan: &Plan,
     items: &DataFrame,
     survey: &Survey,
-    members: &LazyFrame,
+    members: &DataFrame,
     ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<(DataFrame, Vec<(suppression::Rule, usize)>)> {
@@ -141,16 +141,8 @@ pub fn table(
     let mut school_sums = Vec::new();
     let mut district_sums = Vec::new();
     for part in survey.parts.frames() {
-        let (school, district) = part_sums(
-            plan,
-            &part?,
-            codes,
-            &packing,
-            &item_table,
-            members,
-            ids,
-            years,
-        )?;
+        let (school, district) =
+            part_sums(&part?, codes, &packing, &item_table, members, ids, years)?;
         school_sums.push(school.lazy());
         district_sums.push(district.lazy());
     }
@@ -190,14 +182,12 @@ pub fn table(
 
 /// One part's respondents summed per (`cell`, `pattern`) and, counting a respondent once
 /// across schools, per (`dcell`, `pattern`): `n_respondents`, `n_responses`, `n_favorable`.
-#[allow(clippy::too_many_arguments)]
 fn part_sums(
-    plan: &Plan,
     responses: &DataFrame,
     codes: &SurveyCodes,
     packing: &Packing,
     item_table: &ItemAttributes,
-    members: &LazyFrame,
+    members: &DataFrame,
     ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<(DataFrame, DataFrame)> {
@@ -315,7 +305,7 @@ fn part_sums(
             .otherwise(lit(NULL).cast(DataType::UInt64))
             .alias("mkey"),
         );
-    let rows = with_pattern(respondents, members, plan)?
+    let rows = with_pattern(respondents, members)
         .select([
             col("cell"),
             col("ridx"),
