@@ -56,11 +56,17 @@ pub(crate) fn members(
         };
         exprs.push(member.fill_null(lit(false)).alias(member_col(&g.id)));
     }
-    let numbered = keys::attach(students.clone().lazy(), ids, "student_id", "sidx");
-    numbered
-        .with_column(years.member_key(col("sidx")).alias("mkey"))
-        .with_columns(exprs)
-        .select([col("mkey"), pattern(plan)?])
+    // Patterns and year codes first, so the join on student ids carries integers, not text.
+    let coded = students.clone().lazy().with_columns(exprs).select([
+        col("student_id"),
+        years.code().alias("year_code"),
+        pattern(plan)?,
+    ]);
+    keys::attach(coded, ids, "student_id", "sidx")
+        .select([
+            Years::member_key_of(col("sidx"), col("year_code")).alias("mkey"),
+            col("pattern"),
+        ])
         .collect()
 }
 

@@ -243,7 +243,12 @@ impl Years {
 
     /// The key of a (student number, school year) pair in `members`.
     pub(crate) fn member_key(&self, student: Expr) -> Expr {
-        student * lit(1u64 << 8) + self.code()
+        Years::member_key_of(student, self.code())
+    }
+
+    /// The key of a (student number, school year code) pair in `members`.
+    pub(crate) fn member_key_of(student: Expr, year_code: Expr) -> Expr {
+        student * lit(1u64 << 8) + year_code
     }
 
     /// The first school year's starting calendar year.

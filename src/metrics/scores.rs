@@ -75,56 +75,58 @@ pub fn score(
     let schools = keys::distinct(assessments, "school_id")?;
     let cuts = cut_table(plan, &subjects)?;
     let on = [col("ckey")];
-    let placed = keys::attach(
-        assessments.clone().lazy().with_row_index("row", None),
-        ids,
-        "student_id",
-        "sidx",
-    )
-    .select([
-        col("row"),
-        col("sidx"),
-        keys::encode("school_id", &schools).alias("school"),
-        years.expr().alias("year_n"),
-        keys::encode("window", &window_ids).alias("window_code"),
-        // Codes in the order of the assessments' ids, which is alphabetical (a BTreeMap).
-        keys::encode("assessment", &assessment_ids).alias("assessment_code"),
-        keys::encode("subject", &subjects).alias("subject_code"),
-        col("grade"),
-        col("scale_score"),
-        // Scale and subject as codes: the cut table and the baseline are found by one
-        // integer key each.
-        (keys::map_text(
-            "assessment",
-            &assessment_ids,
-            &scale_codes,
-            DataType::UInt64,
-        ) * lit(1u64 << 8)
-            + keys::encode("subject", &subjects))
-        .alias("scale_subject"),
-    ])
-    .with_column(
-        (col("scale_subject") * lit(1u64 << 8) + col("grade").cast(DataType::UInt64)).alias("ckey"),
-    )
-    .join(
-        cuts.lazy(),
-        on.clone(),
-        on,
-        JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
-    )
-    .with_columns([
-        (col("scale_score") - col("at")).alias("dfs"),
-        when(col("scale_score").lt(col("near")))
-            .then(lit(BELOW))
-            .when(col("scale_score").lt(col("at")))
-            .then(lit(NEAR))
-            .when(col("scale_score").lt(col("above")))
-            .then(lit(AT))
-            .otherwise(lit(ABOVE))
-            .alias("band"),
-    ])
-    .drop(by_name(["near", "at", "above"], true, false))
-    .collect()?;
+    // Codes first, so the join on student ids carries integers, not text.
+    let coded = assessments
+        .clone()
+        .lazy()
+        .with_row_index("row", None)
+        .select([
+            col("row"),
+            col("student_id"),
+            keys::encode("school_id", &schools).alias("school"),
+            years.expr().alias("year_n"),
+            keys::encode("window", &window_ids).alias("window_code"),
+            // Codes in the order of the assessments' ids, which is alphabetical (a BTreeMap).
+            keys::encode("assessment", &assessment_ids).alias("assessment_code"),
+            keys::encode("subject", &subjects).alias("subject_code"),
+            col("grade"),
+            col("scale_score"),
+            // Scale and subject as codes: the cut table and the baseline are found by one
+            // integer key each.
+            (keys::map_text(
+                "assessment",
+                &assessment_ids,
+                &scale_codes,
+                DataType::UInt64,
+            ) * lit(1u64 << 8)
+                + keys::encode("subject", &subjects))
+            .alias("scale_subject"),
+        ]);
+    let placed = keys::attach(coded, ids, "student_id", "sidx")
+        .drop(by_name(["student_id"], true, false))
+        .with_column(
+            (col("scale_subject") * lit(1u64 << 8) + col("grade").cast(DataType::UInt64))
+                .alias("ckey"),
+        )
+        .join(
+            cuts.lazy(),
+            on.clone(),
+            on,
+            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .with_columns([
+            (col("scale_score") - col("at")).alias("dfs"),
+            when(col("scale_score").lt(col("near")))
+                .then(lit(BELOW))
+                .when(col("scale_score").lt(col("at")))
+                .then(lit(NEAR))
+                .when(col("scale_score").lt(col("above")))
+                .then(lit(AT))
+                .otherwise(lit(ABOVE))
+                .alias("band"),
+        ])
+        .drop(by_name(["near", "at", "above"], true, false))
+        .collect()?;
 
     // (student, year, scale, subject) as one integer; a baseline row is keyed by the year it
     // is the baseline of.
