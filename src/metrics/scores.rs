@@ -91,17 +91,20 @@ pub fn score(
             keys::encode("subject", &subjects).alias("subject_code"),
             col("grade"),
             col("scale_score"),
-            // Scale and subject as codes: the cut table and the baseline are found by one
-            // integer key each.
-            (keys::map_text(
+            keys::map_text(
                 "assessment",
                 &assessment_ids,
                 &scale_codes,
                 DataType::UInt64,
-            ) * lit(1u64 << 8)
-                + keys::encode("subject", &subjects))
-            .alias("scale_subject"),
-        ]);
+            )
+            .alias("scale_code"),
+        ])
+        // Scale and subject as one code: the cut table and the baseline are found by one
+        // integer key each.
+        .with_column(
+            (col("scale_code") * lit(1u64 << 8) + col("subject_code")).alias("scale_subject"),
+        )
+        .drop(by_name(["scale_code"], true, false));
     let placed = keys::attach(coded, ids, "student_id", "sidx")
         .drop(by_name(["student_id"], true, false))
         .with_column(
@@ -247,13 +250,7 @@ pub fn score(
 /// The restricted student-level table: one row per valid score, in the assessments' order,
 /// which is already its key order (see `SCORE_ORDER`).
 pub fn student_growth(scored: &DataFrame) -> PolarsResult<DataFrame> {
-    scored.select([
-        "student_id",
-        "school_id",
-        "school_year",
-        "window",
-        "assessment",
-        "subject",
+    scored.select(TEXT.into_iter().chain([
         "grade",
         "baseline_score",
         "annual_target",
@@ -261,5 +258,5 @@ pub fn student_growth(scored: &DataFrame) -> PolarsResult<DataFrame> {
         "scale_score",
         "growth",
         "met_target",
-    ])
+    ]))
 }
