@@ -136,7 +136,13 @@ pub fn compute_with(
 
     lap("students and ids");
     if let Some(assessments) = tables.get(&Table::Assessments) {
-        let scored = scores::score(plan, assessments, &years, &ids)?;
+        let scored = scores::score(
+            plan,
+            assessments,
+            &years,
+            &ids,
+            plan.validation.part_rows.min(scores::SLICE_ROWS),
+        )?;
         lap("scores and targets");
         let stats = cells::stats(plan, &scored, &members, &years)?;
         lap("sums per cell and group");

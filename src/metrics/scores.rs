@@ -53,192 +53,57 @@ fn cut_key(scale: u64, subject: u64, grade: u64) -> u64 {
 /// The text columns of a score, taken from the assessments as they are (see `score`).
 const TEXT: [&str; 6] = crate::canonical::SCORE_ORDER;
 
+/// Scores placed on their scale at a time, at most (see `score`): a few hundred megabytes of
+/// working columns, however many scores a run has.
+pub const SLICE_ROWS: usize = 1 << 22;
+
 /// Every valid score with dfs, band, baseline and targets, one row per assessments row in
 /// the same order. `ids` numbers every student id (see `keys::ids`); the result carries it as
 /// `sidx`. The work is done on integer codes only, so the joins never copy text; the text
 /// columns are the assessments' own, shared rather than copied.
+///
+/// The assessments come sorted by student first (see `SCORE_ORDER`), and every score looks
+/// only at the same student's other scores (a year earlier, the baseline), so they are scored
+/// a slice of about `slice_rows` rows at a time, each slice ending where a student does: the
+/// joins then never hold more than one slice's rows, and the slices stack up in order.
 pub fn score(
     plan: &Plan,
     assessments: &DataFrame,
     years: &Years,
     ids: &DataFrame,
+    slice_rows: usize,
 ) -> PolarsResult<DataFrame> {
-    let assessment_ids: Vec<String> = plan.assessments.keys().cloned().collect();
-    let scale_ids: Vec<&String> = plan.scales.keys().collect();
-    let scale_codes: Vec<u64> = plan
-        .assessments
-        .values()
-        .map(|a| scale_ids.iter().position(|s| **s == a.scale).unwrap_or(0) as u64)
-        .collect();
-    let subjects: Vec<String> = plan.subjects().into_iter().map(str::to_string).collect();
-    let window_ids: Vec<String> = plan.windows.iter().map(|w| w.id.clone()).collect();
-    let schools = keys::distinct(assessments, "school_id")?;
-    let cuts = cut_table(plan, &subjects)?;
-    let on = [col("ckey")];
-    // Codes first, so the join on student ids carries integers, not text.
-    let coded = assessments
-        .clone()
+    let scoring = Scoring::new(plan, assessments, years)?;
+    // Each row's student number, in row order: one join over the ids, not one per slice.
+    let numbers = assessments
+        .select(["student_id"])?
         .lazy()
-        .with_row_index("row", None)
-        .select([
-            col("row"),
-            col("student_id"),
-            keys::encode("school_id", &schools).alias("school"),
-            years.expr().alias("year_n"),
-            keys::encode("window", &window_ids).alias("window_code"),
-            // Codes in the order of the assessments' ids, which is alphabetical (a BTreeMap).
-            keys::encode("assessment", &assessment_ids).alias("assessment_code"),
-            keys::encode("subject", &subjects).alias("subject_code"),
-            col("grade"),
-            col("scale_score"),
-            keys::map_text(
-                "assessment",
-                &assessment_ids,
-                &scale_codes,
-                DataType::UInt64,
-            )
-            .alias("scale_code"),
-        ])
-        // Scale and subject as one code: the cut table and the baseline are found by one
-        // integer key each.
-        .with_column(
-            (col("scale_code") * lit(1u64 << 8) + col("subject_code")).alias("scale_subject"),
-        )
-        .drop(by_name(["scale_code"], true, false));
-    let placed = keys::attach(coded, ids, "student_id", "sidx")
-        .drop(by_name(["student_id"], true, false))
-        .with_column(
-            (col("scale_subject") * lit(1u64 << 8) + col("grade").cast(DataType::UInt64))
-                .alias("ckey"),
-        )
         .join(
-            cuts.lazy(),
-            on.clone(),
-            on,
-            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+            ids.clone()
+                .lazy()
+                .select([col("id"), col("idx").alias("sidx")]),
+            [col("student_id")],
+            [col("id")],
+            JoinArgs {
+                maintain_order: MaintainOrderJoin::Left,
+                ..JoinArgs::new(JoinType::Left)
+            },
         )
-        .with_columns([
-            (col("scale_score") - col("at")).alias("dfs"),
-            when(col("scale_score").lt(col("near")))
-                .then(lit(BELOW))
-                .when(col("scale_score").lt(col("at")))
-                .then(lit(NEAR))
-                .when(col("scale_score").lt(col("above")))
-                .then(lit(AT))
-                .otherwise(lit(ABOVE))
-                .alias("band"),
-        ])
-        .drop(by_name(["near", "at", "above"], true, false))
+        .select([col("sidx")])
         .collect()?;
-
-    // (student, year, scale, subject) as one integer; a baseline row is keyed by the year it
-    // is the baseline of.
-    let student_key = |year_offset: i32| {
-        ((col("sidx") * lit(1u64 << 8)
-            + (col("year_n") + lit(year_offset - years.first())).cast(DataType::UInt64))
-            * lit(1u64 << 16))
-            + col("scale_subject")
-    };
-    let baseline_window = window_ids
-        .iter()
-        .position(|w| *w == plan.growth.baseline_window)
-        .map_or(u64::MAX, |p| p as u64);
-    let baseline = placed
-        .clone()
-        .lazy()
-        .filter(col("window_code").eq(lit(baseline_window)))
-        .select([
-            student_key(1).alias("bkey"),
-            col("assessment_code").alias("baseline_assessment"),
-            col("scale_score").alias("baseline_score"),
-            col("dfs").alias("baseline_dfs"),
-        ])
-        .sort(
-            ["baseline_assessment"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .unique_stable_generic(Some(vec![col("bkey")]), UniqueKeepStrategy::First)
-        .drop(by_name(["baseline_assessment"], true, false));
-
-    let shares: Vec<f64> = plan.windows.iter().map(|w| w.share_of_year).collect();
-    let share = keys::map_int(
-        "window_code",
-        (0..shares.len() as i64).collect(),
-        Series::new("share".into(), shares),
-    );
-    let b = col("baseline_score").cast(DataType::Float64);
-    let catch_up = match plan.growth.years_to_standard {
-        Some(k) => when(col("baseline_dfs").lt(lit(0)))
-            .then(-col("baseline_dfs").cast(DataType::Float64) / lit(f64::from(k)))
-            .otherwise(lit(0.0)),
-        None => lit(0.0),
-    };
-    // The same student's score a year earlier in the same window, assessment and subject
-    // (one at most: duplicates are resolved per student, year, window, assessment and
-    // subject); `change` is the change in distance from standard when it was at this school.
-    let match_key = |year_offset: i32| {
-        (col("year_n") + lit(year_offset - years.first())).cast(DataType::UInt64) * lit(1u64 << 40)
-            + col("window_code") * lit(1u64 << 24)
-            + col("assessment_code") * lit(1u64 << 12)
-            + col("subject_code")
-    };
-    let prior = placed.clone().lazy().select([
-        col("sidx"),
-        match_key(1).alias("prior_key"),
-        col("school").alias("prior_school"),
-        col("dfs").alias("prior_dfs"),
-    ]);
-    let on = [col("sidx"), col("prior_key")];
-    let numbers = placed
-        .lazy()
-        .with_column(match_key(0).alias("prior_key"))
-        .join(
-            prior,
-            on.clone(),
-            on,
-            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .with_column(
-            when(col("prior_school").eq(col("school")))
-                .then(col("dfs") - col("prior_dfs"))
-                .otherwise(lit(NULL))
-                .alias("change"),
-        )
-        .with_column(student_key(0).alias("bkey"))
-        .join(
-            baseline,
-            [col("bkey")],
-            [col("bkey")],
-            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .with_column((b.clone() + col("expected_growth") + catch_up).alias("annual_target"))
-        .with_column((b.clone() + share * (col("annual_target") - b)).alias("window_target"))
-        .with_columns([
-            (col("scale_score") - col("baseline_score")).alias("growth"),
-            col("scale_score")
-                .cast(DataType::Float64)
-                .gt_eq(col("window_target") - lit(TARGET_TOLERANCE))
-                .alias("met_target"),
-        ])
-        .sort(["row"], SortMultipleOptions::default())
-        .select(
-            [
-                "sidx",
-                "year_n",
-                "grade",
-                "scale_score",
-                "dfs",
-                "band",
-                "change",
-                "baseline_score",
-                "annual_target",
-                "window_target",
-                "growth",
-                "met_target",
-            ]
-            .map(col),
-        )
-        .collect()?;
+    let mut stacked: Option<DataFrame> = None;
+    for (offset, len) in student_slices(assessments.column("student_id")?.str()?, slice_rows) {
+        let mut slice = assessments.slice(offset as i64, len);
+        slice.with_column(numbers.column("sidx")?.slice(offset as i64, len).clone())?;
+        let part = scoring.slice(slice)?;
+        match stacked.as_mut() {
+            None => stacked = Some(part),
+            Some(df) => {
+                df.vstack_mut_owned(part)?;
+            }
+        }
+    }
+    let numbers = stacked.expect("at least one slice");
     let mut columns: Vec<Column> = TEXT
         .iter()
         .map(|c| assessments.column(c).cloned())
@@ -259,4 +124,225 @@ pub fn student_growth(scored: &DataFrame) -> PolarsResult<DataFrame> {
         "growth",
         "met_target",
     ]))
+}
+
+/// Row ranges `(offset, len)` of about `rows` rows each that end where a student's rows do
+/// (`student_ids` is sorted, so each student's rows are together); one empty range for no
+/// rows.
+pub(super) fn student_slices(student_ids: &StringChunked, rows: usize) -> Vec<(usize, usize)> {
+    let n = student_ids.len();
+    let mut slices = Vec::new();
+    let mut start = 0;
+    while start < n || slices.is_empty() {
+        let mut end = (start + rows.max(1)).min(n);
+        while end < n && student_ids.get(end) == student_ids.get(end - 1) {
+            end += 1;
+        }
+        slices.push((start, end - start));
+        start = end;
+    }
+    slices
+}
+
+/// What every slice of scores is placed with: the codes of the plan's keys and the cut table.
+struct Scoring<'a> {
+    plan: &'a Plan,
+    years: &'a Years,
+    assessment_ids: Vec<String>,
+    scale_codes: Vec<u64>,
+    subjects: Vec<String>,
+    window_ids: Vec<String>,
+    schools: Vec<String>,
+    cuts: DataFrame,
+}
+
+impl<'a> Scoring<'a> {
+    fn new(plan: &'a Plan, assessments: &DataFrame, years: &'a Years) -> PolarsResult<Self> {
+        let scale_ids: Vec<&String> = plan.scales.keys().collect();
+        let subjects: Vec<String> = plan.subjects().into_iter().map(str::to_string).collect();
+        Ok(Scoring {
+            plan,
+            years,
+            assessment_ids: plan.assessments.keys().cloned().collect(),
+            scale_codes: plan
+                .assessments
+                .values()
+                .map(|a| scale_ids.iter().position(|s| **s == a.scale).unwrap_or(0) as u64)
+                .collect(),
+            cuts: cut_table(plan, &subjects)?,
+            subjects,
+            window_ids: plan.windows.iter().map(|w| w.id.clone()).collect(),
+            schools: keys::distinct(assessments, "school_id")?,
+        })
+    }
+
+    /// The numeric columns of a slice of the assessments that holds every row of its
+    /// students and carries their numbers (`sidx`), in the slice's order.
+    fn slice(&self, slice: DataFrame) -> PolarsResult<DataFrame> {
+        let (plan, years) = (self.plan, self.years);
+        let on = [col("ckey")];
+        let coded = slice
+            .lazy()
+            .with_row_index("row", None)
+            .select([
+                col("row"),
+                col("sidx"),
+                keys::encode("school_id", &self.schools).alias("school"),
+                years.expr().alias("year_n"),
+                keys::encode("window", &self.window_ids).alias("window_code"),
+                // Codes in the order of the assessments' ids, which is alphabetical (a
+                // BTreeMap).
+                keys::encode("assessment", &self.assessment_ids).alias("assessment_code"),
+                keys::encode("subject", &self.subjects).alias("subject_code"),
+                col("grade"),
+                col("scale_score"),
+                keys::map_text(
+                    "assessment",
+                    &self.assessment_ids,
+                    &self.scale_codes,
+                    DataType::UInt64,
+                )
+                .alias("scale_code"),
+            ])
+            // Scale and subject as one code: the cut table and the baseline are found by one
+            // integer key each.
+            .with_column(
+                (col("scale_code") * lit(1u64 << 8) + col("subject_code")).alias("scale_subject"),
+            )
+            .drop(by_name(["scale_code"], true, false));
+        let placed = coded
+            .with_column(
+                (col("scale_subject") * lit(1u64 << 8) + col("grade").cast(DataType::UInt64))
+                    .alias("ckey"),
+            )
+            .join(
+                self.cuts.clone().lazy(),
+                on.clone(),
+                on,
+                JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .with_columns([
+                (col("scale_score") - col("at")).alias("dfs"),
+                when(col("scale_score").lt(col("near")))
+                    .then(lit(BELOW))
+                    .when(col("scale_score").lt(col("at")))
+                    .then(lit(NEAR))
+                    .when(col("scale_score").lt(col("above")))
+                    .then(lit(AT))
+                    .otherwise(lit(ABOVE))
+                    .alias("band"),
+            ])
+            .drop(by_name(["near", "at", "above"], true, false))
+            .collect()?;
+        // (student, year, scale, subject) as one integer; a baseline row is keyed by the year it
+        // is the baseline of.
+        let student_key = |year_offset: i32| {
+            ((col("sidx") * lit(1u64 << 8)
+                + (col("year_n") + lit(year_offset - years.first())).cast(DataType::UInt64))
+                * lit(1u64 << 16))
+                + col("scale_subject")
+        };
+        let baseline_window = self
+            .window_ids
+            .iter()
+            .position(|w| *w == plan.growth.baseline_window)
+            .map_or(u64::MAX, |p| p as u64);
+        let baseline = placed
+            .clone()
+            .lazy()
+            .filter(col("window_code").eq(lit(baseline_window)))
+            .select([
+                student_key(1).alias("bkey"),
+                col("assessment_code").alias("baseline_assessment"),
+                col("scale_score").alias("baseline_score"),
+                col("dfs").alias("baseline_dfs"),
+            ])
+            .sort(
+                ["baseline_assessment"],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .unique_stable_generic(Some(vec![col("bkey")]), UniqueKeepStrategy::First)
+            .drop(by_name(["baseline_assessment"], true, false));
+
+        let shares: Vec<f64> = plan.windows.iter().map(|w| w.share_of_year).collect();
+        let share = keys::map_int(
+            "window_code",
+            (0..shares.len() as i64).collect(),
+            Series::new("share".into(), shares),
+        );
+        let b = col("baseline_score").cast(DataType::Float64);
+        let catch_up = match plan.growth.years_to_standard {
+            Some(k) => when(col("baseline_dfs").lt(lit(0)))
+                .then(-col("baseline_dfs").cast(DataType::Float64) / lit(f64::from(k)))
+                .otherwise(lit(0.0)),
+            None => lit(0.0),
+        };
+        // The same student's score a year earlier in the same window, assessment and subject
+        // (one at most: duplicates are resolved per student, year, window, assessment and
+        // subject); `change` is the change in distance from standard when it was at this school.
+        let match_key = |year_offset: i32| {
+            (col("year_n") + lit(year_offset - years.first())).cast(DataType::UInt64)
+                * lit(1u64 << 40)
+                + col("window_code") * lit(1u64 << 24)
+                + col("assessment_code") * lit(1u64 << 12)
+                + col("subject_code")
+        };
+        let prior = placed.clone().lazy().select([
+            col("sidx"),
+            match_key(1).alias("prior_key"),
+            col("school").alias("prior_school"),
+            col("dfs").alias("prior_dfs"),
+        ]);
+        let on = [col("sidx"), col("prior_key")];
+        placed
+            .lazy()
+            .with_column(match_key(0).alias("prior_key"))
+            .join(
+                prior,
+                on.clone(),
+                on,
+                JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .with_column(
+                when(col("prior_school").eq(col("school")))
+                    .then(col("dfs") - col("prior_dfs"))
+                    .otherwise(lit(NULL))
+                    .alias("change"),
+            )
+            .with_column(student_key(0).alias("bkey"))
+            .join(
+                baseline,
+                [col("bkey")],
+                [col("bkey")],
+                JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .with_column((b.clone() + col("expected_growth") + catch_up).alias("annual_target"))
+            .with_column((b.clone() + share * (col("annual_target") - b)).alias("window_target"))
+            .with_columns([
+                (col("scale_score") - col("baseline_score")).alias("growth"),
+                col("scale_score")
+                    .cast(DataType::Float64)
+                    .gt_eq(col("window_target") - lit(TARGET_TOLERANCE))
+                    .alias("met_target"),
+            ])
+            .sort(["row"], SortMultipleOptions::default())
+            .select(
+                [
+                    "sidx",
+                    "year_n",
+                    "grade",
+                    "scale_score",
+                    "dfs",
+                    "band",
+                    "change",
+                    "baseline_score",
+                    "annual_target",
+                    "window_target",
+                    "growth",
+                    "met_target",
+                ]
+                .map(col),
+            )
+            .collect()
+    }
 }

@@ -1316,3 +1316,18 @@ mod complementary {
         }
     }
 }
+
+/// Score slices end where a student's rows do, so a student's scores are never split.
+#[test]
+fn score_slices_end_with_a_student() {
+    let ids = StringChunked::new("id".into(), ["a", "a", "b", "c", "c", "c", "d"]);
+    assert_eq!(
+        super::scores::student_slices(&ids, 2),
+        vec![(0, 2), (2, 4), (6, 1)]
+    );
+    assert_eq!(super::scores::student_slices(&ids, 100), vec![(0, 7)]);
+    assert_eq!(
+        super::scores::student_slices(&StringChunked::new("id".into(), [""; 0]), 4),
+        vec![(0, 0)]
+    );
+}

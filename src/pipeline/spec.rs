@@ -308,7 +308,8 @@ pub struct ValidationSpec {
     /// Rows parsed and checked at a time. Default: 1,048,576.
     pub chunk_rows: Option<usize>,
     /// Survey responses in one part: a larger table is split by respondent into parts kept
-    /// on disk and checked and summarised one part at a time. Default: 33,554,432.
+    /// on disk and checked and summarised one part at a time; scores are placed on their
+    /// scale at most this many (or 4,194,304) at a time. Default: 33,554,432.
     pub part_rows: Option<usize>,
 }
 
