@@ -3,10 +3,10 @@
 //! same-students change) is read off these sums, and the sums are whole numbers, so `rest`
 //! (= `all` − group) and variances are exact.
 
-use super::groups::{number, per_group, per_group_sums, with_keys, with_pattern};
+use super::groups::{Numbered, per_group, per_group_of_sums, sums_by_pattern, with_keys};
 use super::keys::Packing;
 use super::scores::{ABOVE, AT, BELOW, NEAR};
-use super::{Years, school_year_window};
+use super::{Years, school_year_window, stream};
 use crate::pipeline::Plan;
 use polars::prelude::*;
 
@@ -120,12 +120,45 @@ pub fn stats(
         ]
         .map(col),
     );
-    let scored = scored
+    // Each row's cell and group pattern, worked out once in the scores' order; the sums and
+    // the growth medians then read them beside the scores' own columns, a batch at a time,
+    // so the per-row terms are never all held at once.
+    let coded = scored
         .clone()
         .lazy()
-        .select(select)
-        .with_column(years.member_key(col("sidx")).alias("mkey"));
-    let rows = with_pattern(scored, members).with_columns(terms()).select(
+        .select([
+            packing.cell().alias("cell"),
+            years.member_key(col("sidx")).alias("mkey"),
+        ])
+        .join(
+            members.clone().lazy(),
+            [col("mkey")],
+            [col("mkey")],
+            JoinArgs {
+                maintain_order: MaintainOrderJoin::Left,
+                ..JoinArgs::new(JoinType::Left)
+            },
+        )
+        .select([
+            col("cell"),
+            packing.district(col("cell")).alias("dcell"),
+            col("pattern").fill_null(lit(0u64)),
+        ])
+        .collect()?;
+    let mut columns = scored
+        .select([
+            "grade",
+            "scale_score",
+            "dfs",
+            "band",
+            "growth",
+            "met_target",
+            "change",
+        ])?
+        .into_columns();
+    columns.extend(coded.into_columns());
+    let rows = DataFrame::new(scored.height(), columns)?.lazy();
+    let terms = rows.clone().with_columns(terms()).select(
         [
             "cell",
             "pattern",
@@ -144,7 +177,6 @@ pub fn stats(
         ]
         .map(col),
     );
-    let numbered = number(rows, &packing)?;
     let order: Vec<Expr> = CELL
         .iter()
         .filter(|c| **c != "year_n")
@@ -153,7 +185,8 @@ pub fn stats(
         .map(|c| col(*c))
         .collect();
     let sums = additive();
-    let schools = per_group_sums(plan, &numbered.rows, "cell", &sums)?.collect()?;
+    let by_pattern = stream(sums_by_pattern(plan, terms, "cell", packing.bits, &sums))?;
+    let schools = per_group_of_sums(plan, &by_pattern, "cell", &sums)?.collect()?;
     // The district's sums are the schools' sums.
     let key = [col("dcell"), col("group")];
     let district = schools
@@ -161,15 +194,16 @@ pub fn stats(
         .lazy()
         .with_column(packing.district(col("cell")).alias("dcell"))
         .group_by(key.clone())
-        .agg(sums.iter().map(|(c, _)| col(*c).sum()).collect::<Vec<_>>());
-    // Medians need the rows: only those with a growth, and only the columns they use.
-    let growth = numbered
-        .rows
-        .clone()
-        .lazy()
-        .filter(col("growth").is_not_null())
-        .select([col("cell"), col("dcell"), col("pattern"), col("growth")])
+        .agg(sums.iter().map(|(c, _)| col(*c).sum()).collect::<Vec<_>>())
         .collect()?;
+    // Medians need the rows: only those with a growth, and only the columns they use.
+    let growth = stream(rows.filter(col("growth").is_not_null()).select([
+        col("cell"),
+        col("dcell"),
+        col("pattern"),
+        col("growth"),
+    ]))?;
+    let numbered = Numbered::of_sums(schools.clone(), &district, &packing)?;
     let cell = [col("cell"), col("group")];
     let schools = schools.lazy().join(
         per_group(plan, &growth, "cell", &median)?,
@@ -177,7 +211,7 @@ pub fn stats(
         cell,
         JoinArgs::new(JoinType::Left),
     );
-    let district = district.join(
+    let district = district.lazy().join(
         per_group(plan, &growth, "dcell", &median)?,
         key.clone(),
         key,

@@ -93,17 +93,6 @@ pub(crate) struct Numbered {
     pub dcells: DataFrame,
 }
 
-/// Number rows that carry a packed `cell`.
-pub(crate) fn number(rows: LazyFrame, packing: &Packing) -> PolarsResult<Numbered> {
-    let rows = rows.with_column(packing.district(col("cell")).alias("dcell"));
-    let rows = rows.collect()?;
-    Ok(Numbered {
-        cells: key_table(&rows, "cell", 0, packing)?,
-        dcells: key_table(&rows, "dcell", 1, packing)?,
-        rows,
-    })
-}
-
 impl Numbered {
     /// Rows already summed per `cell`, with the district's sums per `dcell` beside them.
     pub(crate) fn of_sums(
@@ -199,6 +188,20 @@ pub(crate) fn per_group_sums(
     id: &str,
     sums: &[(&str, Expr)],
 ) -> PolarsResult<LazyFrame> {
+    let max_id = rows.column(id)?.u64()?.max().unwrap_or(0);
+    let id_bits = u64::BITS - max_id.leading_zeros();
+    let by_pattern = sums_by_pattern(plan, rows.clone().lazy(), id, id_bits, sums).collect()?;
+    per_group_of_sums(plan, &by_pattern, id, sums)
+}
+
+/// `rows` (with `pattern` and an `id` of at most `id_bits` bits) summed per (id, pattern).
+pub(crate) fn sums_by_pattern(
+    plan: &Plan,
+    rows: LazyFrame,
+    id: &str,
+    id_bits: u32,
+    sums: &[(&str, Expr)],
+) -> LazyFrame {
     let aggs: Vec<Expr> = sums
         .iter()
         .map(|(name, e)| e.clone().alias(*name))
@@ -206,32 +209,32 @@ pub(crate) fn per_group_sums(
     // One integer key when id and pattern fit in 64 bits (grouping by one column is the fast
     // path), else both columns.
     let groups = predicate_groups(plan).count() as u32;
-    let max_id = rows.column(id)?.u64()?.max().unwrap_or(0);
-    let id_bits = u64::BITS - max_id.leading_zeros();
-    let by_pattern = if id_bits + groups <= 64 {
+    if id_bits + groups <= 64 {
         let shift = || lit(1u64 << groups);
-        rows.clone()
-            .lazy()
-            .group_by([(col(id) * shift() + col("pattern")).alias("key")])
+        rows.group_by([(col(id) * shift() + col("pattern")).alias("key")])
             .agg(aggs)
             .with_columns([
                 (col("key") / shift()).alias(id),
                 (col("key") % shift()).alias("pattern"),
             ])
-            .collect()?
     } else {
-        rows.clone()
-            .lazy()
-            .group_by([col(id), col("pattern")])
-            .agg(aggs)
-            .collect()?
-    };
+        rows.group_by([col(id), col("pattern")]).agg(aggs)
+    }
+}
+
+/// Sums per (`id`, `pattern`) added up per `id` and group.
+pub(crate) fn per_group_of_sums(
+    plan: &Plan,
+    by_pattern: &DataFrame,
+    id: &str,
+    sums: &[(&str, Expr)],
+) -> PolarsResult<LazyFrame> {
     let resum = || {
         sums.iter()
             .map(|(name, _)| col(*name).sum().alias(*name))
             .collect::<Vec<_>>()
     };
-    per_group(plan, &by_pattern, id, &resum)
+    per_group(plan, by_pattern, id, &resum)
 }
 
 /// School-level aggregates (by `cell`) and district ones (by `dcell`), each with `group`,
