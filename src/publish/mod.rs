@@ -16,6 +16,9 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 const STAGING: &str = ".staging";
 
+/// Rows of a large table encoded (and, for coded tables, decoded) and written at a time.
+pub(crate) const SLICE_ROWS: usize = 1 << 20;
+
 /// The staging folder of the run in progress, for the signal handler.
 static IN_PROGRESS: Mutex<Option<PathBuf>> = Mutex::new(None);
 
@@ -148,18 +151,15 @@ impl Staging {
         Ok(())
     }
 
-    /// Write a table as Parquet (zstd) at `rel`.
-    pub fn parquet(&mut self, rel: &str, df: &mut DataFrame) -> anyhow::Result<()> {
-        let _open = writing();
-        let path = self.target(rel)?;
-        let mut file = Recording::new(fs::File::create(&path)?);
-        let written = ParquetWriter::new(&mut file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(StatisticsOptions::full())
-            .finish(df);
-        file.result(&path, written.map(|_| ()))?;
-        self.record(rel, Some(df.height()))?;
-        Ok(())
+    /// Write a table as Parquet (zstd) at `rel`, a slice of rows at a time (see
+    /// `parquet_frames`): the writer then copies and encodes one slice's columns at once, not
+    /// a whole table of tens of millions of rows.
+    pub fn parquet(&mut self, rel: &str, df: &DataFrame) -> anyhow::Result<()> {
+        let n = df.height();
+        let slices = (0..n.max(1))
+            .step_by(SLICE_ROWS)
+            .map(|offset| Ok(df.slice(offset as i64, SLICE_ROWS)));
+        self.parquet_frames(rel, slices)
     }
 
     /// Write a large table at `rel` from `frames` (at least one; all with the same columns),
@@ -174,9 +174,12 @@ impl Staging {
         let mut file = Recording::new(fs::File::create(&path)?);
         let mut rows = 0;
         let written = (|| -> PolarsResult<()> {
-            let first = frames.next().unwrap_or_else(
+            let mut first = frames.next().unwrap_or_else(
                 || polars_bail!(ComputeError: "no rows or columns to write to `{rel}`"),
             )?;
+            // The writer reads the columns chunk by chunk, so their chunks must line up (a
+            // slice's columns may come from tables chunked differently).
+            first.align_chunks_par();
             let mut writer = ParquetWriter::new(&mut file)
                 .with_compression(ParquetCompression::Zstd(None))
                 .with_statistics(StatisticsOptions::full())
@@ -184,8 +187,9 @@ impl Staging {
             writer.write_batch(&first)?;
             rows += first.height();
             for next in frames {
-                let next = next?;
+                let mut next = next?;
                 if next.height() > 0 {
+                    next.align_chunks_par();
                     writer.write_batch(&next)?;
                     rows += next.height();
                 }

@@ -9,9 +9,6 @@ use crate::pipeline::Plan;
 use crate::validate::Validated;
 use polars::prelude::*;
 
-/// Rows of a large table decoded and written at a time.
-const TABLE_SLICE_ROWS: usize = 1 << 20;
-
 /// Write every table of the run into `staging`, only the schools `schools` when given.
 pub fn write(
     staging: &mut Staging,
@@ -38,8 +35,8 @@ pub fn write(
             };
             let n = df.height();
             // An empty part still gives one (empty) slice, so the table has its columns.
-            Box::new((0..n.max(1)).step_by(TABLE_SLICE_ROWS).map(move |offset| {
-                let len = TABLE_SLICE_ROWS.min(n - offset.min(n));
+            Box::new((0..n.max(1)).step_by(super::SLICE_ROWS).map(move |offset| {
+                let len = super::SLICE_ROWS.min(n - offset.min(n));
                 survey
                     .codes
                     .decode_with(&df.slice(offset as i64, len), respondents)
@@ -49,7 +46,7 @@ pub fn write(
     }
     for (table, df) in &validated.tables {
         let rel = format!("tables/{}.parquet", table.name());
-        let mut df = match (&schools, table.column("school_id")) {
+        let df = match (&schools, table.column("school_id")) {
             (Some(ids), Some(_)) => {
                 let ids = Series::new("ids".into(), ids.clone());
                 df.clone()
@@ -59,17 +56,17 @@ pub fn write(
             }
             _ => df.clone(),
         };
-        staging.parquet(&rel, &mut df)?;
+        staging.parquet(&rel, &df)?;
     }
     for (name, df) in &metrics.tables {
-        let mut df = match &schools {
+        let df = match &schools {
             Some(ids) => metrics::only_schools(df, ids)?,
             None => df.clone(),
         };
-        staging.parquet(&format!("metrics/{name}.parquet"), &mut df)?;
+        staging.parquet(&format!("metrics/{name}.parquet"), &df)?;
     }
     let mut q = validated.quarantine.clone();
-    staging.parquet("quarantine.parquet", &mut q)?;
+    staging.parquet("quarantine.parquet", &q)?;
     if plan.outputs.quarantine_csv {
         staging.csv("quarantine.csv", &mut q)?;
     }
