@@ -482,10 +482,11 @@ fn coverage(
         };
         let lf = df.clone().lazy().filter(col("school_year").eq(lit(year)));
         let by_cols: Vec<Expr> = by.iter().map(|c| col(*c)).collect();
-        let out = lf
-            .group_by(by_cols)
-            .agg([col(id).n_unique().cast(DataType::UInt32).alias("n")])
-            .collect()?;
+        // In batches: a state's year of scores is tens of millions of rows.
+        let out = crate::metrics::stream(
+            lf.group_by(by_cols)
+                .agg([col(id).n_unique().cast(DataType::UInt32).alias("n")]),
+        )?;
         let keys: Vec<Vec<Option<&str>>> = by
             .iter()
             .map(|c| {
