@@ -135,6 +135,16 @@ pub fn compute_with(
     let mut hidden = Vec::new();
 
     lap("students and ids");
+    // The survey first, so its working memory is freed before the scores' is taken (its table
+    // is still published last).
+    let survey = match (tables.get(&Table::SurveyItems), survey) {
+        (Some(items), Some(responses)) => {
+            let table = survey::table(plan, items, responses, &members, &ids, &years)?;
+            lap("survey");
+            Some(table)
+        }
+        _ => None,
+    };
     if let Some(assessments) = tables.get(&Table::Assessments) {
         let scored = scores::score(
             plan,
@@ -170,11 +180,9 @@ pub fn compute_with(
         lap("dashboard");
         out.push(("flags", flags));
     }
-    if let (Some(items), Some(responses)) = (tables.get(&Table::SurveyItems), survey) {
-        let (survey, rules) = survey::table(plan, items, responses, &members, &ids, &years)?;
+    if let Some((survey, rules)) = survey {
         out.push(("survey", survey));
         hidden.push(("survey", rules));
-        lap("survey");
     }
     Ok(Metrics {
         tables: out,
