@@ -161,7 +161,7 @@ pub fn validate_with(
         match codes {
             Some(codes) => {
                 survey = Some(Survey {
-                    codes,
+                    codes: codes.sealed(),
                     parts: accepted,
                     years: years.into_iter().collect(),
                 });

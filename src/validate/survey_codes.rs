@@ -48,8 +48,10 @@ pub struct SurveyCodes {
     pub students: Vec<String>,
     /// Other respondents' ids in the order they were coded: codes from `students.len()` on.
     pub others: Vec<String>,
-    /// Each id's code, filled when respondents are first coded.
+    /// Each id's code, filled when respondents are first coded, let go once every response
+    /// is coded (see `sealed`).
     book: PlHashMap<String, u32>,
+    sealed: bool,
 }
 
 impl SurveyCodes {
@@ -75,11 +77,15 @@ impl SurveyCodes {
             students: ids(Table::Students, "student_id")?,
             others: Vec::new(),
             book: PlHashMap::new(),
+            sealed: false,
         })
     }
 
     /// Replace the text `respondent_id` of `df` by codes, numbering ids not seen before.
     pub fn code_respondents(&mut self, mut df: DataFrame) -> PolarsResult<DataFrame> {
+        if self.sealed {
+            polars_bail!(ComputeError: "survey respondents are coded only while the responses are checked");
+        }
         if self.book.is_empty() {
             self.book = self
                 .students
@@ -104,6 +110,15 @@ impl SurveyCodes {
         }
         df.with_column(Column::new("respondent_id".into(), codes))?;
         Ok(df)
+    }
+
+    /// These codes once every response is coded: the book from id to code (a state's tens of
+    /// millions of respondents, about a gigabyte) is let go, and ids are only decoded from
+    /// here on.
+    pub fn sealed(mut self) -> SurveyCodes {
+        self.book = PlHashMap::new();
+        self.sealed = true;
+        self
     }
 
     /// Every respondent id in code order, for [`SurveyCodes::decode_with`].
