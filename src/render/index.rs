@@ -4,7 +4,7 @@
 //! `render/mod.rs` draws the charts and writes the page from it.
 
 use super::format::{pct, signed_points};
-use super::model::{self, Rows, School};
+use super::model::{self, Baseline, Rows, School};
 use super::{label_of, packet_dir};
 use crate::metrics::DISTRICT;
 use crate::metrics::flags::FlagKind;
@@ -86,7 +86,6 @@ pub(super) struct Index<'a> {
 pub(super) fn build<'a>(
     plan: &Plan,
     schools: &'a [School],
-    rows: &Rows,
     by_school: &BTreeMap<String, Rows>,
     year: Option<&str>,
     page: &str,
@@ -94,13 +93,15 @@ pub(super) fn build<'a>(
 ) -> Index<'a> {
     let empty = Rows::default();
     let year = year.unwrap_or_default();
+    // Every school's baselines and the district's, in the table's order.
+    let baselines: Vec<&Baseline> = by_school.values().flat_map(|r| &r.baselines).collect();
     // The index shows the latest window of the current year with scores anywhere.
     let window = plan
         .windows
         .iter()
         .rev()
         .find(|w| {
-            rows.baselines
+            baselines
                 .iter()
                 .any(|b| b.key.school_year == year && b.key.window == w.id)
         })
@@ -108,7 +109,7 @@ pub(super) fn build<'a>(
         .unwrap_or_default();
     let when = format!("{} {year}", label_of(plan, &window));
     let mut subjects: Vec<String> = Vec::new();
-    for b in &rows.baselines {
+    for b in &baselines {
         if b.key.school_year == year && b.key.window == window && !subjects.contains(&b.key.subject)
         {
             subjects.push(b.key.subject.clone());
@@ -297,7 +298,7 @@ pub(super) fn build<'a>(
         });
     }
     let district_dfs = |subj: &str| {
-        rows.baselines
+        baselines
             .iter()
             .find(|b| {
                 b.key.school_id == DISTRICT

@@ -81,7 +81,7 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
     .filter(|s| req.schools.is_none_or(|ids| ids.contains(&s.id)))
     .collect();
     let year = model::current_year(&rows);
-    let by_school = model::split_by_school(&rows);
+    let by_school = model::split_by_school(rows);
     let empty = Rows::default();
     let district = by_school.get(DISTRICT).unwrap_or(&empty);
 
@@ -143,15 +143,8 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
     files.extend(pdf::typeset_all(dir, to_typeset)?);
     let packets = jobs.len();
 
-    let (index_files, index_charts) = write_index(
-        req,
-        dir,
-        &schools,
-        &rows,
-        &by_school,
-        year.as_deref(),
-        formats,
-    )?;
+    let (index_files, index_charts) =
+        write_index(req, dir, &schools, &by_school, year.as_deref(), formats)?;
     files.extend(index_files);
     n_charts += index_charts;
     files.push(write_quality(req, dir, year.as_deref())?);
@@ -282,7 +275,6 @@ fn write_index(
     req: &Request,
     dir: &Path,
     schools: &[School],
-    rows: &Rows,
     by_school: &BTreeMap<String, Rows>,
     year: Option<&str>,
     formats: Formats,
@@ -297,7 +289,6 @@ fn write_index(
     let ix = index::build(
         plan,
         schools,
-        rows,
         by_school,
         year,
         page,

@@ -1619,36 +1619,39 @@ pub fn current_year(rows: &Rows) -> Option<String> {
         .cloned()
 }
 
-/// The school's rows, grouped for quick lookups (schools are rendered in parallel, each
-/// reading only its own rows and the district's).
-pub fn split_by_school(rows: &Rows) -> BTreeMap<String, Rows> {
+/// The rows, moved into one set per school for quick lookups (schools are rendered in
+/// parallel, each reading only its own rows and the district's), in their order.
+pub fn split_by_school(rows: Rows) -> BTreeMap<String, Rows> {
     let mut out: BTreeMap<String, Rows> = BTreeMap::new();
     fn at<'m>(out: &'m mut BTreeMap<String, Rows>, s: &str) -> &'m mut Rows {
-        out.entry(s.to_string()).or_default()
+        if !out.contains_key(s) {
+            out.insert(s.to_string(), Rows::default());
+        }
+        out.get_mut(s).expect("inserted above")
     }
-    for r in &rows.baselines {
-        at(&mut out, &r.key.school_id).baselines.push(r.clone());
+    for r in rows.baselines {
+        at(&mut out, &r.key.school_id).baselines.push(r);
     }
-    for r in &rows.growth {
-        at(&mut out, &r.key.school_id).growth.push(r.clone());
+    for r in rows.growth {
+        at(&mut out, &r.key.school_id).growth.push(r);
     }
-    for r in &rows.gaps {
-        at(&mut out, &r.key.school_id).gaps.push(r.clone());
+    for r in rows.gaps {
+        at(&mut out, &r.key.school_id).gaps.push(r);
     }
-    for r in &rows.cohort_change {
-        at(&mut out, &r.key.school_id).cohort_change.push(r.clone());
+    for r in rows.cohort_change {
+        at(&mut out, &r.key.school_id).cohort_change.push(r);
     }
-    for r in &rows.cohort_gaps {
-        at(&mut out, &r.key.school_id).cohort_gaps.push(r.clone());
+    for r in rows.cohort_gaps {
+        at(&mut out, &r.key.school_id).cohort_gaps.push(r);
     }
-    for r in &rows.survey {
-        at(&mut out, &r.school_id).survey.push(r.clone());
+    for r in rows.survey {
+        at(&mut out, &r.school_id).survey.push(r);
     }
-    for r in &rows.dashboard {
-        at(&mut out, &r.school_id).dashboard.push(r.clone());
+    for r in rows.dashboard {
+        at(&mut out, &r.school_id).dashboard.push(r);
     }
-    for r in &rows.flags {
-        at(&mut out, &r.school_id).flags.push(r.clone());
+    for r in rows.flags {
+        at(&mut out, &r.school_id).flags.push(r);
     }
     out
 }
