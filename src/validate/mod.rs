@@ -191,11 +191,50 @@ pub fn validate_with(
 
 /// Accepted assessments sorted by [`SCORE_ORDER`](crate::canonical::SCORE_ORDER) (text order;
 /// the key is unique, since a student has one score per year, window, assessment and subject).
+///
+/// Sorting tens of millions of rows by six text columns would encode every row's key as bytes
+/// and then copy the whole table at once. Instead each key column is coded by its value's
+/// place among the column's sorted distinct values, the codes are packed into one integer
+/// whose order is the text order, that one column is sorted, and the table's columns are put
+/// in that order one at a time.
 pub fn in_score_order(assessments: DataFrame) -> PolarsResult<DataFrame> {
-    assessments.sort(
-        crate::canonical::SCORE_ORDER,
-        SortMultipleOptions::default().with_multithreaded(true),
-    )
+    use crate::metrics::keys::{Packing, distinct, encode};
+    let order = crate::canonical::SCORE_ORDER;
+    let n = assessments.height();
+    let packed = || -> PolarsResult<Option<Expr>> {
+        let students = distinct(&assessments, order[0])?;
+        let rest = order[1..]
+            .iter()
+            .map(|c| Ok((*c, distinct(&assessments, c)?)))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let Ok(packing) = Packing::new(rest) else {
+            return Ok(None);
+        };
+        let student_bits = u64::BITS - (students.len() as u64).leading_zeros();
+        Ok((student_bits + packing.bits <= 64)
+            .then(|| encode(order[0], &students) * lit(1u64 << packing.bits) + packing.cell()))
+    };
+    let key = match packed()? {
+        Some(key) if n > 1 => key,
+        _ => {
+            return assessments.sort(
+                order,
+                SortMultipleOptions::default().with_multithreaded(true),
+            );
+        }
+    };
+    let permutation = assessments
+        .clone()
+        .lazy()
+        .select([key.alias("key")])
+        .collect()?
+        .column("key")?
+        .arg_sort(SortOptions::default().with_multithreaded(true));
+    let mut columns = assessments.into_columns();
+    for c in columns.iter_mut() {
+        *c = c.take(&permutation)?;
+    }
+    DataFrame::new(n, columns)
 }
 
 /// Check one table a chunk at a time: (accepted typed rows in parts, quarantined rows, the
@@ -666,4 +705,40 @@ fn no_demographics(tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<(usize, 
         .unique_stable(None, UniqueKeepStrategy::First, None)?
         .height();
     Ok((distinct, orphans.height()))
+}
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::*;
+
+    /// The packed-key sort gives exactly the text order of the six key columns: ids that
+    /// sort differently as text and as numbers, upper before lower case, and rows that share
+    /// every key column but the last.
+    #[test]
+    fn score_order_is_the_text_order_of_the_key() {
+        let df = df![
+            "student_id" => ["S9", "S10", "S9", "s1", "S10", "S9"],
+            "school_id" => ["b", "a", "a", "a", "a", "a"],
+            "school_year" => ["2024-25", "2024-25", "2025-26", "2024-25", "2024-25", "2024-25"],
+            "window" => ["spring", "fall", "fall", "fall", "fall", "fall"],
+            "assessment" => ["sbac", "sbac", "sbac", "sbac", "sbac", "iready"],
+            "subject" => ["ela", "math", "ela", "ela", "ela", "math"],
+            "scale_score" => [1, 2, 3, 4, 5, 6],
+        ]
+        .unwrap();
+        let sorted = super::in_score_order(df.clone()).unwrap();
+        let plain = df
+            .sort(
+                crate::canonical::SCORE_ORDER,
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .unwrap();
+        assert!(sorted.equals(&plain), "{sorted}\n{plain}");
+        let scores: Vec<i32> = sorted["scale_score"]
+            .i32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(scores, [5, 2, 6, 3, 1, 4]);
+    }
 }
