@@ -140,9 +140,17 @@ pub fn table(
     let item_table = ItemAttributes::of(items, &codes.items, &packing)?;
     let mut school_sums = Vec::new();
     let mut district_sums = Vec::new();
+    let numbers = RespondentNumbers::of(codes, ids)?;
     for part in survey.parts.frames() {
-        let (school, district) =
-            part_sums(&part?, codes, &packing, &item_table, members, ids, years)?;
+        let (school, district) = part_sums(
+            &part?,
+            codes,
+            &packing,
+            &item_table,
+            members,
+            &numbers,
+            years,
+        )?;
         school_sums.push(school.lazy());
         district_sums.push(district.lazy());
     }
@@ -180,6 +188,41 @@ pub fn table(
     ))
 }
 
+/// How respondents are numbered: a student by their student id's number (see `keys::ids`),
+/// the others after every id. Worked out once for every part.
+struct RespondentNumbers {
+    /// Each student respondent code's number, by position.
+    students: Series,
+    /// How many ids are numbered: the first number of the other respondents.
+    ids: usize,
+}
+
+impl RespondentNumbers {
+    fn of(codes: &SurveyCodes, ids: &DataFrame) -> PolarsResult<RespondentNumbers> {
+        let n_students = codes.students.len() as u32;
+        let students = keys::attach(
+            df![
+                "student" => codes.students.clone(),
+                "code" => (0..n_students).collect::<Vec<_>>(),
+            ]?
+            .lazy(),
+            ids,
+            "student",
+            "sidx",
+        )
+        .sort(["code"], SortMultipleOptions::default())
+        .select([col("sidx")])
+        .collect()?
+        .column("sidx")?
+        .as_materialized_series()
+        .clone();
+        Ok(RespondentNumbers {
+            students,
+            ids: ids.height(),
+        })
+    }
+}
+
 /// One part's respondents summed per (`cell`, `pattern`) and, counting a respondent once
 /// across schools, per (`dcell`, `pattern`): `n_respondents`, `n_responses`, `n_favorable`.
 fn part_sums(
@@ -188,7 +231,7 @@ fn part_sums(
     packing: &Packing,
     item_table: &ItemAttributes,
     members: &DataFrame,
-    ids: &DataFrame,
+    numbers: &RespondentNumbers,
     years: &Years,
 ) -> PolarsResult<(DataFrame, DataFrame)> {
     let int_map = |column: &str, from: Vec<i64>| -> Expr {
@@ -219,27 +262,10 @@ fn part_sums(
         .u32()?
         .max()
         .map_or(0, i64::from);
-    let numbered = (ids.height() as i64 + (max_code + 1 - n_students).max(0)) as u64;
+    let numbered = (numbers.ids as i64 + (max_code + 1 - n_students).max(0)) as u64;
     if numbered >= 1u64 << (63 - packing.bits) {
         polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
     }
-    // Each student code's number, by position.
-    let student_numbers = keys::attach(
-        df![
-            "student" => codes.students.clone(),
-            "code" => (0..n_students as u32).collect::<Vec<_>>(),
-        ]?
-        .lazy(),
-        ids,
-        "student",
-        "sidx",
-    )
-    .sort(["code"], SortMultipleOptions::default())
-    .select([col("sidx")])
-    .collect()?
-    .column("sidx")?
-    .as_materialized_series()
-    .clone();
     // Respondent number above the cell's bits: one integer per (respondent, cell).
     let above = || lit(1u64 << packing.bits);
     let student = packing
@@ -265,9 +291,9 @@ fn part_sums(
                     .cast(DataType::Int64)
                     .lt(lit(n_students)),
             )
-            .then(lit(student_numbers).gather(col("respondent_id"), true))
+            .then(lit(numbers.students.clone()).gather(col("respondent_id"), true))
             .otherwise(
-                (lit(ids.height() as i64) + col("respondent_id").cast(DataType::Int64)
+                (lit(numbers.ids as i64) + col("respondent_id").cast(DataType::Int64)
                     - lit(n_students))
                 .cast(DataType::UInt64),
             )
