@@ -138,9 +138,11 @@ pub fn table(
         ),
     ])?;
     let item_table = ItemAttributes::of(items, &codes.items, &packing)?;
-    let mut school_sums = Vec::new();
-    let mut district_sums = Vec::new();
     let numbers = RespondentNumbers::of(codes, ids)?;
+    // Each part's sums are added to the running sums as it comes: every respondent is in one
+    // part, so the sums per (cell, pattern) simply add up, and what is held stays the size of
+    // one part's sums however many parts a state's survey has.
+    let (mut school_sums, mut district_sums) = (None, None);
     for part in survey.parts.frames() {
         let (school, district) = part_sums(
             &part?,
@@ -151,13 +153,13 @@ pub fn table(
             &numbers,
             years,
         )?;
-        school_sums.push(school.lazy());
-        district_sums.push(district.lazy());
+        school_sums = Some(add_sums(school_sums, school, "cell")?);
+        district_sums = Some(add_sums(district_sums, district, "dcell")?);
     }
-    let stack = |parts: Vec<LazyFrame>| -> PolarsResult<DataFrame> {
-        concat(parts, UnionArgs::default())?.collect()
+    let (school_sums, district_sums) = match (school_sums, district_sums) {
+        (Some(s), Some(d)) => (s, d),
+        _ => polars_bail!(ComputeError: "survey responses in no part"),
     };
-    let (school_sums, district_sums) = (stack(school_sums)?, stack(district_sums)?);
     let numbered = groups::Numbered::of_sums(school_sums, &district_sums, &packing)?;
     let sums = [
         ("n_respondents", col("n_respondents").sum()),
@@ -186,6 +188,21 @@ pub fn table(
         sorted("survey", lf.select(COLUMNS.map(col)))?,
         outcome.counts(),
     ))
+}
+
+/// `sums` (per `id` and `pattern`: respondents, responses, favorable ones) added to `total`.
+fn add_sums(total: Option<DataFrame>, sums: DataFrame, id: &str) -> PolarsResult<DataFrame> {
+    let Some(total) = total else {
+        return Ok(sums);
+    };
+    concat([total.lazy(), sums.lazy()], UnionArgs::default())?
+        .group_by([col(id), col("pattern")])
+        .agg([
+            col("n_respondents").sum(),
+            col("n_responses").sum(),
+            col("n_favorable").sum(),
+        ])
+        .collect()
 }
 
 /// How respondents are numbered: a student by their student id's number (see `keys::ids`),
