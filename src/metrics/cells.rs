@@ -105,21 +105,6 @@ pub fn stats(
         ),
     ]);
     let packing = Packing::new(cell_keys)?;
-    let mut select = vec![packing.cell().alias("cell")];
-    select.extend(
-        [
-            "sidx",
-            "school_year",
-            "grade",
-            "scale_score",
-            "dfs",
-            "band",
-            "growth",
-            "met_target",
-            "change",
-        ]
-        .map(col),
-    );
     // Each row's cell and group pattern, worked out once in the scores' order; the sums and
     // the growth medians then read them beside the scores' own columns, a batch at a time,
     // so the per-row terms are never all held at once.
