@@ -3,7 +3,7 @@
 //! keyed by a packed cell (see `keys`) and summed per group at every school and for the
 //! district.
 
-use super::keys::{self, Packing};
+use super::keys::Packing;
 use super::{DISTRICT, Years};
 use crate::pipeline::Plan;
 use crate::pipeline::plan::GroupDef;
@@ -19,15 +19,10 @@ pub(crate) fn predicate_groups(plan: &Plan) -> impl Iterator<Item = &GroupDef> {
     plan.groups.iter().filter(|g| g.column.is_some())
 }
 
-/// One row per students row, keyed by `mkey` (the student's number and year code), with the
-/// bitmask of the groups the student is in that year (`pattern`). Worked out once and kept,
-/// since every table joins it.
-pub(crate) fn members(
-    plan: &Plan,
-    students: &DataFrame,
-    ids: &DataFrame,
-    years: &Years,
-) -> PolarsResult<DataFrame> {
+/// One row per students row, keyed by `mkey` (the student's number, see `StudentIds`, and
+/// year code), with the bitmask of the groups the student is in that year (`pattern`). Worked
+/// out once and kept, since every table joins it.
+pub(crate) fn members(plan: &Plan, students: &DataFrame, years: &Years) -> PolarsResult<DataFrame> {
     if students.width() == 0 {
         return DataFrame::new_infer_height(vec![
             Column::new_empty("mkey".into(), &DataType::UInt64),
@@ -56,16 +51,14 @@ pub(crate) fn members(
         };
         exprs.push(member.fill_null(lit(false)).alias(member_col(&g.id)));
     }
-    // Patterns and year codes first, so the join on student ids carries integers, not text.
-    let coded = students.clone().lazy().with_columns(exprs).select([
-        col("student_id"),
-        years.code().alias("year_code"),
-        pattern(plan)?,
-    ]);
-    keys::attach(coded, ids, "student_id", "sidx")
+    students
+        .clone()
+        .lazy()
+        .with_columns(exprs)
         .select([
-            Years::member_key_of(col("sidx"), col("year_code")).alias("mkey"),
-            col("pattern"),
+            Years::member_key_of(col("student_id").cast(DataType::UInt64), years.code())
+                .alias("mkey"),
+            pattern(plan)?,
         ])
         .collect()
 }

@@ -2,8 +2,8 @@
 //! Polars than by one integer, and the metrics group millions of rows once per student group,
 //! so key columns are turned into dense codes once and packed into a single `u64`: each
 //! text key gets the bits its distinct values need, `school_id` the highest, so the district
-//! cell is the school cell with those bits cleared. Large id columns (students, respondents)
-//! are numbered through a join on their distinct values.
+//! cell is the school cell with those bits cleared. Students and survey respondents come
+//! numbered from validation (see `validate::student_ids` and `validate::survey_codes`).
 
 use polars::prelude::*;
 
@@ -196,30 +196,4 @@ impl Packing {
             })
             .collect()
     }
-}
-
-/// Number the distinct values of large id columns (`column` of each frame) as `u64`,
-/// returning (id text, `idx`).
-pub fn ids(frames: &[(&DataFrame, &str)]) -> PolarsResult<DataFrame> {
-    let parts: Vec<LazyFrame> = frames
-        .iter()
-        .map(|(df, c)| (*df).clone().lazy().select([col(*c).alias("id")]))
-        .collect();
-    concat(parts, UnionArgs::default())?
-        .unique(None, UniqueKeepStrategy::Any)
-        .with_row_index("idx", None)
-        .with_column(col("idx").cast(DataType::UInt64))
-        .collect()
-}
-
-/// Attach the number of `column` from `ids` as `as_name` (null for ids not numbered).
-pub fn attach(lf: LazyFrame, ids: &DataFrame, column: &str, as_name: &str) -> LazyFrame {
-    lf.join(
-        ids.clone()
-            .lazy()
-            .select([col("id"), col("idx").alias(as_name)]),
-        [col(column)],
-        [col("id")],
-        JoinArgs::new(JoinType::Left),
-    )
 }

@@ -26,7 +26,7 @@ mod tests;
 use crate::canonical::{SchoolYear, Table};
 use crate::pipeline::Plan;
 use crate::progress::Progress;
-use crate::validate::Survey;
+use crate::validate::{StudentIds, Survey};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -71,16 +71,17 @@ pub fn keys(table: &str) -> &'static [&'static str] {
     }
 }
 
-/// Compute every metric table the plan asks for, from tables as validation leaves them with
-/// the survey responses (when there are any) coded and held in memory.
+/// Compute every metric table the plan asks for, from tables of canonical text (student ids
+/// as text), the survey responses (when there are any) coded and held in memory.
 pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Metrics> {
     let mut tables = tables.clone();
     if let Some(a) = tables.remove(&Table::Assessments) {
         tables.insert(Table::Assessments, crate::validate::in_score_order(a)?);
     }
+    let students = StudentIds::code(&mut tables)?;
     let survey = match tables.remove(&Table::SurveyResponses) {
         Some(responses) => Some(Survey {
-            codes: crate::validate::survey_codes::SurveyCodes::new(plan, &tables)?,
+            codes: crate::validate::survey_codes::SurveyCodes::new(plan, &tables, &students)?,
             years: responses
                 .column("school_year")?
                 .i32()?
@@ -92,12 +93,17 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
         }),
         None => None,
     };
-    compute_with(plan, &tables, survey.as_ref(), &Progress::hidden())
+    let mut metrics = compute_with(plan, &tables, survey.as_ref(), &Progress::hidden())?;
+    for (_, df) in metrics.tables.iter_mut() {
+        *df = students.decode(df)?;
+    }
+    Ok(metrics)
 }
 
 /// `compute` from every table but the survey responses, and those in `survey`, showing the
-/// parts done so far. The assessments are in [`SCORE_ORDER`](crate::canonical::SCORE_ORDER),
-/// as validation leaves them.
+/// parts done so far, as validation leaves them: the assessments in
+/// [`SCORE_ORDER`](crate::canonical::SCORE_ORDER), student ids numbered (see [`StudentIds`]);
+/// `student_growth` keeps the numbers.
 pub fn compute_with(
     plan: &Plan,
     tables: &BTreeMap<Table, DataFrame>,
@@ -115,31 +121,16 @@ pub fn compute_with(
     let empty = DataFrame::empty();
     let students = tables.get(&Table::Students).unwrap_or(&empty);
     let years = Years::of(tables, survey.map_or(&[][..], |s| &s.years))?;
-    let mut id_columns = Vec::new();
-    if students.width() > 0 {
-        id_columns.push((students, "student_id"));
-    }
-    // Students with scores but no students row are numbered too, for their baselines.
-    if let Some(a) = tables.get(&Table::Assessments) {
-        id_columns.push((a, "student_id"));
-    }
-    // Survey respondents come coded: students by their student id's position, the others
-    // numbered after every id here (see `survey::table`).
-    let ids = if id_columns.is_empty() {
-        df!["id" => Vec::<String>::new(), "idx" => Vec::<u64>::new()]?
-    } else {
-        keys::ids(&id_columns)?
-    };
-    let members = groups::members(plan, students, &ids, &years)?;
+    let members = groups::members(plan, students, &years)?;
     let mut out = Vec::new();
     let mut hidden = Vec::new();
 
-    lap("students and ids");
+    lap("students");
     // The survey first, so its working memory is freed before the scores' is taken (its table
     // is still published last).
     let survey = match (tables.get(&Table::SurveyItems), survey) {
         (Some(items), Some(responses)) => {
-            let table = survey::table(plan, items, responses, &members, &ids, &years)?;
+            let table = survey::table(plan, items, responses, &members, &years)?;
             lap("survey");
             Some(table)
         }
@@ -150,7 +141,6 @@ pub fn compute_with(
             plan,
             assessments,
             &years,
-            &ids,
             plan.validation.part_rows.min(scores::SLICE_ROWS),
         )?;
         lap("scores and targets");

@@ -50,7 +50,7 @@ fn cut_key(scale: u64, subject: u64, grade: u64) -> u64 {
     (scale << 16) + (subject << 8) + grade
 }
 
-/// The text columns of a score, taken from the assessments as they are (see `score`).
+/// The key columns of a score, taken from the assessments as they are (see `score`).
 const TEXT: [&str; 6] = crate::canonical::SCORE_ORDER;
 
 /// Scores placed on their scale at a time, at most (see `score`): a few hundred megabytes of
@@ -58,9 +58,9 @@ const TEXT: [&str; 6] = crate::canonical::SCORE_ORDER;
 pub const SLICE_ROWS: usize = 1 << 22;
 
 /// Every valid score with dfs, band, baseline and targets, one row per assessments row in
-/// the same order. `ids` numbers every student id (see `keys::ids`); the result carries it as
-/// `sidx`. The work is done on integer codes only, so the joins never copy text; the text
-/// columns are the assessments' own, shared rather than copied.
+/// the same order. The student's number (`student_id`, see `StudentIds`) is the key of the
+/// work, carried as `sidx`, so the joins never copy or hash text; the key columns are the
+/// assessments' own, shared rather than copied.
 ///
 /// The assessments come sorted by student first (see `SCORE_ORDER`), and every score looks
 /// only at the same student's other scores (a year earlier, the baseline), so they are scored
@@ -70,31 +70,19 @@ pub fn score(
     plan: &Plan,
     assessments: &DataFrame,
     years: &Years,
-    ids: &DataFrame,
     slice_rows: usize,
 ) -> PolarsResult<DataFrame> {
     let scoring = Scoring::new(plan, assessments, years)?;
-    // Each row's student number, in row order: one join over the ids, not one per slice.
-    let numbers = assessments
-        .select(["student_id"])?
-        .lazy()
-        .join(
-            ids.clone()
-                .lazy()
-                .select([col("id"), col("idx").alias("sidx")]),
-            [col("student_id")],
-            [col("id")],
-            JoinArgs {
-                maintain_order: MaintainOrderJoin::Left,
-                ..JoinArgs::new(JoinType::Left)
-            },
-        )
-        .select([col("sidx")])
-        .collect()?;
+    let students = assessments.column("student_id")?;
     let mut stacked: Option<DataFrame> = None;
-    for (offset, len) in student_slices(assessments.column("student_id")?.str()?, slice_rows) {
+    for (offset, len) in student_slices(students.u32()?, slice_rows) {
         let mut slice = assessments.slice(offset as i64, len);
-        slice.with_column(numbers.column("sidx")?.slice(offset as i64, len).clone())?;
+        slice.with_column(
+            students
+                .slice(offset as i64, len)
+                .cast(&DataType::UInt64)?
+                .with_name("sidx".into()),
+        )?;
         let part = scoring.slice(slice)?;
         match stacked.as_mut() {
             None => stacked = Some(part),
@@ -127,9 +115,8 @@ pub fn student_growth(scored: &DataFrame) -> PolarsResult<DataFrame> {
 }
 
 /// Row ranges `(offset, len)` of about `rows` rows each that end where a student's rows do
-/// (`student_ids` is sorted, so each student's rows are together); one empty range for no
-/// rows.
-pub(super) fn student_slices(student_ids: &StringChunked, rows: usize) -> Vec<(usize, usize)> {
+/// (each student's rows are together); one empty range for no rows.
+pub(super) fn student_slices(student_ids: &UInt32Chunked, rows: usize) -> Vec<(usize, usize)> {
     let n = student_ids.len();
     let mut slices = Vec::new();
     let mut start = 0;

@@ -9,7 +9,7 @@ use super::keys::{self, Packing};
 use super::{DISTRICT, Years, ratio, sorted, stream, suppression};
 use crate::pipeline::Plan;
 use crate::validate::Survey;
-use crate::validate::survey_codes::{RESPONDENT_TYPES, SurveyCodes};
+use crate::validate::survey_codes::RESPONDENT_TYPES;
 use polars::prelude::*;
 
 pub const COLUMNS: [&str; 10] = [
@@ -116,7 +116,6 @@ pub fn table(
     items: &DataFrame,
     survey: &Survey,
     members: &DataFrame,
-    ids: &DataFrame,
     years: &Years,
 ) -> PolarsResult<(DataFrame, Vec<(suppression::Rule, usize)>)> {
     let codes = &survey.codes;
@@ -138,21 +137,12 @@ pub fn table(
         ),
     ])?;
     let item_table = ItemAttributes::of(items, &codes.items, &packing)?;
-    let numbers = RespondentNumbers::of(codes, ids)?;
     // Each part's sums are added to the running sums as it comes: every respondent is in one
     // part, so the sums per (cell, pattern) simply add up, and what is held stays the size of
     // one part's sums however many parts a state's survey has.
     let (mut school_sums, mut district_sums) = (None, None);
     for part in survey.parts.frames() {
-        let (school, district) = part_sums(
-            &part?,
-            codes,
-            &packing,
-            &item_table,
-            members,
-            &numbers,
-            years,
-        )?;
+        let (school, district) = part_sums(&part?, &packing, &item_table, members, years)?;
         school_sums = Some(add_sums(school_sums, school, "cell")?);
         district_sums = Some(add_sums(district_sums, district, "dcell")?);
     }
@@ -205,50 +195,13 @@ fn add_sums(total: Option<DataFrame>, sums: DataFrame, id: &str) -> PolarsResult
         .collect()
 }
 
-/// How respondents are numbered: a student by their student id's number (see `keys::ids`),
-/// the others after every id. Worked out once for every part.
-struct RespondentNumbers {
-    /// Each student respondent code's number, by position.
-    students: Series,
-    /// How many ids are numbered: the first number of the other respondents.
-    ids: usize,
-}
-
-impl RespondentNumbers {
-    fn of(codes: &SurveyCodes, ids: &DataFrame) -> PolarsResult<RespondentNumbers> {
-        let n_students = codes.students.len() as u32;
-        let students = keys::attach(
-            df![
-                "student" => codes.students.clone(),
-                "code" => (0..n_students).collect::<Vec<_>>(),
-            ]?
-            .lazy(),
-            ids,
-            "student",
-            "sidx",
-        )
-        .sort(["code"], SortMultipleOptions::default())
-        .select([col("sidx")])
-        .collect()?
-        .column("sidx")?
-        .as_materialized_series()
-        .clone();
-        Ok(RespondentNumbers {
-            students,
-            ids: ids.height(),
-        })
-    }
-}
-
 /// One part's respondents summed per (`cell`, `pattern`) and, counting a respondent once
 /// across schools, per (`dcell`, `pattern`): `n_respondents`, `n_responses`, `n_favorable`.
 fn part_sums(
     responses: &DataFrame,
-    codes: &SurveyCodes,
     packing: &Packing,
     item_table: &ItemAttributes,
     members: &DataFrame,
-    numbers: &RespondentNumbers,
     years: &Years,
 ) -> PolarsResult<(DataFrame, DataFrame)> {
     let int_map = |column: &str, from: Vec<i64>| -> Expr {
@@ -271,15 +224,13 @@ fn part_sums(
         ),
         ("construct", lit(0u64)),
     ];
-    // A respondent who is a student has the number of their student id; the others are
-    // numbered after every id.
-    let n_students = codes.students.len() as i64;
-    let max_code = responses
+    // A respondent's code is their number: a student's is their student number, the others'
+    // follow every student id (see `validate::survey_codes`).
+    let numbered = responses
         .column("respondent_id")?
         .u32()?
         .max()
-        .map_or(0, i64::from);
-    let numbered = (numbers.ids as i64 + (max_code + 1 - n_students).max(0)) as u64;
+        .map_or(0, |c| u64::from(c) + 1);
     if numbered >= 1u64 << (63 - packing.bits) {
         polars_bail!(ComputeError: "too many respondents to pack with their survey cells");
     }
@@ -302,20 +253,7 @@ fn part_sums(
         ])
         // Items of no reported construct are left out.
         .filter(col("construct_code").is_not_null())
-        .with_column(
-            when(
-                col("respondent_id")
-                    .cast(DataType::Int64)
-                    .lt(lit(n_students)),
-            )
-            .then(lit(numbers.students.clone()).gather(col("respondent_id"), true))
-            .otherwise(
-                (lit(numbers.ids as i64) + col("respondent_id").cast(DataType::Int64)
-                    - lit(n_students))
-                .cast(DataType::UInt64),
-            )
-            .alias("ridx"),
-        )
+        .with_column(col("respondent_id").cast(DataType::UInt64).alias("ridx"))
         .select([
             (col("ridx") * above()
                 + col("partial")

@@ -811,7 +811,8 @@ fn with_survey(
         .unwrap();
     tables.insert(Table::Schools, schools);
     tables.insert(Table::SurveyItems, items);
-    let mut codes = crate::validate::survey_codes::SurveyCodes::new(p, tables).unwrap();
+    let students = crate::validate::StudentIds::of(tables).unwrap();
+    let mut codes = crate::validate::survey_codes::SurveyCodes::new(p, tables, &students).unwrap();
     tables.insert(
         Table::SurveyResponses,
         codes.encode_frame(responses).unwrap(),
@@ -1320,14 +1321,14 @@ mod complementary {
 /// Score slices end where a student's rows do, so a student's scores are never split.
 #[test]
 fn score_slices_end_with_a_student() {
-    let ids = StringChunked::new("id".into(), ["a", "a", "b", "c", "c", "c", "d"]);
+    let ids = UInt32Chunked::new("id".into(), [5u32, 5, 1, 9, 9, 9, 2]);
     assert_eq!(
         super::scores::student_slices(&ids, 2),
         vec![(0, 2), (2, 4), (6, 1)]
     );
     assert_eq!(super::scores::student_slices(&ids, 100), vec![(0, 7)]);
     assert_eq!(
-        super::scores::student_slices(&StringChunked::new("id".into(), [""; 0]), 4),
+        super::scores::student_slices(&UInt32Chunked::new("id".into(), [0u32; 0]), 4),
         vec![(0, 0)]
     );
 }

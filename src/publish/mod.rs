@@ -155,10 +155,21 @@ impl Staging {
     /// `parquet_frames`): the writer then copies and encodes one slice's columns at once, not
     /// a whole table of tens of millions of rows.
     pub fn parquet(&mut self, rel: &str, df: &DataFrame) -> anyhow::Result<()> {
+        self.parquet_with(rel, df, Ok)
+    }
+
+    /// [`Staging::parquet`], each slice of `df` passed through `each` before it is written
+    /// (to decode codes a slice at a time).
+    pub fn parquet_with(
+        &mut self,
+        rel: &str,
+        df: &DataFrame,
+        each: impl Fn(DataFrame) -> PolarsResult<DataFrame>,
+    ) -> anyhow::Result<()> {
         let n = df.height();
         let slices = (0..n.max(1))
             .step_by(SLICE_ROWS)
-            .map(|offset| Ok(df.slice(offset as i64, SLICE_ROWS)));
+            .map(|offset| each(df.slice(offset as i64, SLICE_ROWS)));
         self.parquet_frames(rel, slices)
     }
 

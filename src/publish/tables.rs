@@ -1,6 +1,7 @@
 //! The tables a run publishes: the accepted input tables (`tables/`), the metric tables
 //! (`metrics/`) and the quarantine, all as Parquet (the quarantine also as CSV when asked),
-//! limited to the chosen schools when a run is given `--schools`.
+//! limited to the chosen schools when a run is given `--schools`; codes held for speed are
+//! written as the canonical text.
 
 use super::Staging;
 use crate::canonical::Table;
@@ -17,6 +18,8 @@ pub fn write(
     validated: &Validated,
     metrics: &Metrics,
 ) -> anyhow::Result<()> {
+    // Student ids are held as numbers (see `validate::student_ids`) and written as text.
+    let students = &validated.students;
     if let Some(survey) = &validated.survey {
         // Coded (see `validate::survey_codes`) and in parts: chosen schools by their codes,
         // then decoded to text and written a slice at a time, since as text the whole table
@@ -56,14 +59,16 @@ pub fn write(
             }
             _ => df.clone(),
         };
-        staging.parquet(&rel, &df)?;
+        staging.parquet_with(&rel, &df, |slice| students.decode(&slice))?;
     }
     for (name, df) in &metrics.tables {
         let df = match &schools {
             Some(ids) => metrics::only_schools(df, ids)?,
             None => df.clone(),
         };
-        staging.parquet(&format!("metrics/{name}.parquet"), &df)?;
+        staging.parquet_with(&format!("metrics/{name}.parquet"), &df, |slice| {
+            students.decode(&slice)
+        })?;
     }
     let mut q = validated.quarantine.clone();
     staging.parquet("quarantine.parquet", &q)?;

@@ -8,17 +8,19 @@
 //! - `school_year`: the year it starts, 2024 for 2024-25 (`Int32`);
 //! - `window`: its position among the pipeline's windows (`UInt32`);
 //! - `item_id`: the item's position among the accepted items' ids, sorted (`UInt32`);
-//! - `respondent_id`: the id's position among the accepted students' ids, sorted, when it is
-//!   one; otherwise the number of student ids plus its position among the other respondents'
-//!   ids in the order they first appear (`UInt32`);
+//! - `respondent_id`: the id's student number (see [`StudentIds`]) when it is a student's id;
+//!   otherwise the count of student ids plus its position among the other respondents' ids in
+//!   the order they first appear (`UInt32`). So every code is the respondent's number, and a
+//!   student who answers has the number their scores and demographics carry;
 //! - `response` stays `Int32`.
 //!
 //! Validation has rejected every row whose school, item or code is unknown, so every code
 //! decodes. Every list but the other respondents' ids derives from the pipeline and the
-//! accepted schools, students and items, so metrics rebuild them with [`SurveyCodes::new`];
+//! accepted schools, items and student ids, so metrics rebuild them with [`SurveyCodes::new`];
 //! validation hands on its own `SurveyCodes`, which also knows the other respondents, and
 //! [`SurveyCodes::decode`] with it gives the canonical text back (for published tables).
 
+use super::StudentIds;
 use crate::canonical::{SchoolYear, Table};
 use crate::metrics::keys;
 use crate::pipeline::Plan;
@@ -44,7 +46,8 @@ pub struct SurveyCodes {
     pub schools: Vec<String>,
     pub items: Vec<String>,
     pub windows: Vec<String>,
-    /// The accepted students' ids, sorted: respondent codes below their count.
+    /// Every student id in number order (see [`StudentIds`]): respondent codes below their
+    /// count.
     pub students: Vec<String>,
     /// Other respondents' ids in the order they were coded: codes from `students.len()` on.
     pub others: Vec<String>,
@@ -55,15 +58,25 @@ pub struct SurveyCodes {
 }
 
 impl SurveyCodes {
-    /// The code lists of a run, from its plan and its accepted schools and items.
-    pub fn new(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<SurveyCodes> {
-        SurveyCodes::with_windows(plan.windows.iter().map(|w| w.id.clone()).collect(), tables)
+    /// The code lists of a run, from its plan, its accepted schools and items and its student
+    /// ids.
+    pub fn new(
+        plan: &Plan,
+        tables: &BTreeMap<Table, DataFrame>,
+        students: &StudentIds,
+    ) -> PolarsResult<SurveyCodes> {
+        SurveyCodes::with_windows(
+            plan.windows.iter().map(|w| w.id.clone()).collect(),
+            tables,
+            students,
+        )
     }
 
     /// The code lists for windows `windows` (a pipeline's, in its order).
     pub fn with_windows(
         windows: Vec<String>,
         tables: &BTreeMap<Table, DataFrame>,
+        students: &StudentIds,
     ) -> PolarsResult<SurveyCodes> {
         let ids = |t: Table, c: &str| -> PolarsResult<Vec<String>> {
             tables
@@ -74,7 +87,7 @@ impl SurveyCodes {
             schools: ids(Table::Schools, "school_id")?,
             items: ids(Table::SurveyItems, "item_id")?,
             windows,
-            students: ids(Table::Students, "student_id")?,
+            students: students.list(),
             others: Vec::new(),
             book: PlHashMap::new(),
             sealed: false,
@@ -223,8 +236,7 @@ impl SurveyCodes {
             .with_columns(CODED.map(|c| self.decoded(c, years)))
             .collect()?;
         let codes = df.column("respondent_id")?.u32()?;
-        let idx: IdxCa = codes.iter().map(|c| c.map(|c| c as IdxSize)).collect();
-        out.with_column(respondents.take(&idx)?.into_column())?;
+        out.with_column(super::student_ids::take_by_code(respondents, codes)?.into_column())?;
         // The ids come back as one chunk; writers need every column chunked alike.
         out.rechunk_mut_par();
         Ok(out)
@@ -246,8 +258,10 @@ mod tests {
             (Table::Students, students),
             (Table::SurveyItems, items),
         ]);
+        let students = StudentIds::of(&tables).unwrap();
         let mut codes =
-            SurveyCodes::with_windows(vec!["fall".into(), "spring".into()], &tables).unwrap();
+            SurveyCodes::with_windows(vec!["fall".into(), "spring".into()], &tables, &students)
+                .unwrap();
         let text = df![
             "respondent_id" => ["r1", "r2", "r3"],
             "respondent_type" => ["student", "parent", "staff"],
