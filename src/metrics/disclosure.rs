@@ -14,7 +14,7 @@
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{One, Zero};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One equation: Σ coefficient · unknown = (something published), by unknown index.
 pub type Equation = Vec<(usize, i64)>;
@@ -30,16 +30,28 @@ struct Row {
     from: BTreeMap<usize, BigRational>,
 }
 
+/// `into -= factor · x`, dropping entries that become zero; `changed(k, held)` hears of each
+/// key that `into` gains (`held` true) or loses (false).
 fn axpy(
     into: &mut BTreeMap<usize, BigRational>,
     factor: &BigRational,
     x: &BTreeMap<usize, BigRational>,
+    mut changed: impl FnMut(usize, bool),
 ) {
     for (k, v) in x {
-        let entry = into.entry(*k).or_insert_with(BigRational::zero);
+        let mut new = false;
+        let entry = into.entry(*k).or_insert_with(|| {
+            new = true;
+            BigRational::zero()
+        });
         *entry -= factor * v;
         if entry.is_zero() {
             into.remove(k);
+            if !new {
+                changed(*k, false);
+            }
+        } else if new {
+            changed(*k, true);
         }
     }
 }
@@ -87,6 +99,10 @@ fn solve_component(equations: &[Equation], eqs: &[usize], out: &mut [Option<Comb
     // Pivot rows, fully reduced against each other; `pivot_of[u]` is the row whose pivot is u.
     let mut rows: Vec<Row> = Vec::new();
     let mut pivot_of: BTreeMap<usize, usize> = BTreeMap::new();
+    // The rows whose coefficients hold each unknown, so that clearing a new pivot's column
+    // visits only them rather than every row (a district's relations make components of
+    // thousands of rows).
+    let mut holders: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     for &e in eqs {
         let mut row = Row {
             coef: BTreeMap::new(),
@@ -108,9 +124,8 @@ fn solve_component(equations: &[Equation], eqs: &[usize], out: &mut [Option<Comb
             .collect();
         for (u, c) in pivots {
             let p = &rows[pivot_of[&u]];
-            let (pc, pf) = (p.coef.clone(), p.from.clone());
-            axpy(&mut row.coef, &c, &pc);
-            axpy(&mut row.from, &c, &pf);
+            axpy(&mut row.coef, &c, &p.coef, |_, _| {});
+            axpy(&mut row.from, &c, &p.from, |_, _| {});
         }
         // The sparsest choice of pivot keeps fill-in low: the first column is as good as any
         // for these 0/±1 systems.
@@ -122,13 +137,27 @@ fn solve_component(equations: &[Equation], eqs: &[usize], out: &mut [Option<Comb
             *v = &*v * &inv;
         }
         // Clear the new pivot's column from every other row.
-        for other in rows.iter_mut() {
-            if let Some(c) = other.coef.get(&pivot).cloned() {
-                axpy(&mut other.coef, &c, &row.coef);
-                axpy(&mut other.from, &c, &row.from);
-            }
+        let index = rows.len();
+        for o in holders.remove(&pivot).unwrap_or_default() {
+            let other = &mut rows[o];
+            let c = other.coef[&pivot].clone();
+            axpy(&mut other.coef, &c, &row.coef, |k, held| {
+                if k == pivot {
+                    return;
+                }
+                let rows_of_k = holders.entry(k).or_default();
+                if held {
+                    rows_of_k.insert(o);
+                } else {
+                    rows_of_k.remove(&o);
+                }
+            });
+            axpy(&mut other.from, &c, &row.from, |_, _| {});
         }
-        pivot_of.insert(pivot, rows.len());
+        for &k in row.coef.keys() {
+            holders.entry(k).or_default().insert(index);
+        }
+        pivot_of.insert(pivot, index);
         rows.push(row);
     }
     for (u, r) in &pivot_of {
