@@ -118,6 +118,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         &plan,
         &validated.tables,
         validated.survey.as_ref(),
+        &validated.ids,
         &progress,
     )
     .map_err(Failure::internal)?;

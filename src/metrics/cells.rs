@@ -8,6 +8,7 @@ use super::keys::Packing;
 use super::scores::{ABOVE, AT, BELOW, NEAR};
 use super::{Years, school_year_window, stream};
 use crate::pipeline::Plan;
+use crate::validate::Numbering;
 use polars::prelude::*;
 
 /// The key columns of a cell, with the numeric year beside the text one.
@@ -95,8 +96,9 @@ pub fn stats(
     scored: &DataFrame,
     members: &DataFrame,
     years: &Years,
+    schools: &Numbering,
 ) -> PolarsResult<DataFrame> {
-    let mut cell_keys = school_year_window(plan, scored, years)?;
+    let mut cell_keys = school_year_window(plan, schools, years)?;
     cell_keys.extend([
         ("assessment", plan.assessments.keys().cloned().collect()),
         (
@@ -112,7 +114,9 @@ pub fn stats(
         .clone()
         .lazy()
         .select([
-            packing.cell().alias("cell"),
+            packing
+                .cell_with(&[("school_id", col("school_id").cast(DataType::UInt64))])
+                .alias("cell"),
             years.member_key(col("sidx")).alias("mkey"),
         ])
         .join(

@@ -19,7 +19,7 @@ pub(crate) fn predicate_groups(plan: &Plan) -> impl Iterator<Item = &GroupDef> {
     plan.groups.iter().filter(|g| g.column.is_some())
 }
 
-/// One row per students row, keyed by `mkey` (the student's number, see `StudentIds`, and
+/// One row per students row, keyed by `mkey` (the student's number, see `validate::ids`, and
 /// year code), with the bitmask of the groups the student is in that year (`pattern`). Worked
 /// out once and kept, since every table joins it.
 pub(crate) fn members(plan: &Plan, students: &DataFrame, years: &Years) -> PolarsResult<DataFrame> {

@@ -3,7 +3,7 @@
 //! so key columns are turned into dense codes once and packed into a single `u64`: each
 //! text key gets the bits its distinct values need, `school_id` the highest, so the district
 //! cell is the school cell with those bits cleared. Students and survey respondents come
-//! numbered from validation (see `validate::student_ids` and `validate::survey_codes`).
+//! numbered from validation (see `validate::ids` and `validate::survey_codes`).
 
 use polars::prelude::*;
 

@@ -26,7 +26,7 @@ mod tests;
 use crate::canonical::{SchoolYear, Table};
 use crate::pipeline::Plan;
 use crate::progress::Progress;
-use crate::validate::{StudentIds, Survey};
+use crate::validate::{Ids, Numbering, Survey};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -71,17 +71,17 @@ pub fn keys(table: &str) -> &'static [&'static str] {
     }
 }
 
-/// Compute every metric table the plan asks for, from tables of canonical text (student ids
-/// as text), the survey responses (when there are any) coded and held in memory.
+/// Compute every metric table the plan asks for, from tables of canonical text (ids as text),
+/// the survey responses (when there are any) coded and held in memory.
 pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Metrics> {
     let mut tables = tables.clone();
     if let Some(a) = tables.remove(&Table::Assessments) {
         tables.insert(Table::Assessments, crate::validate::in_score_order(a)?);
     }
-    let students = StudentIds::code(&mut tables)?;
+    let ids = Ids::code(&mut tables)?;
     let survey = match tables.remove(&Table::SurveyResponses) {
         Some(responses) => Some(Survey {
-            codes: crate::validate::survey_codes::SurveyCodes::new(plan, &tables, &students)?,
+            codes: crate::validate::survey_codes::SurveyCodes::new(plan, &tables, &ids.students)?,
             years: responses
                 .column("school_year")?
                 .i32()?
@@ -93,21 +93,22 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
         }),
         None => None,
     };
-    let mut metrics = compute_with(plan, &tables, survey.as_ref(), &Progress::hidden())?;
+    let mut metrics = compute_with(plan, &tables, survey.as_ref(), &ids, &Progress::hidden())?;
     for (_, df) in metrics.tables.iter_mut() {
-        *df = students.decode(df)?;
+        *df = ids.decode(df)?;
     }
     Ok(metrics)
 }
 
 /// `compute` from every table but the survey responses, and those in `survey`, showing the
 /// parts done so far, as validation leaves them: the assessments in
-/// [`SCORE_ORDER`](crate::canonical::SCORE_ORDER), student ids numbered (see [`StudentIds`]);
+/// [`SCORE_ORDER`](crate::canonical::SCORE_ORDER), student and school ids numbered by `ids`;
 /// `student_growth` keeps the numbers.
 pub fn compute_with(
     plan: &Plan,
     tables: &BTreeMap<Table, DataFrame>,
     survey: Option<&Survey>,
+    ids: &Ids,
     progress: &Progress,
 ) -> PolarsResult<Metrics> {
     let spinner = progress.spinner("computing metrics".into());
@@ -144,7 +145,7 @@ pub fn compute_with(
             plan.validation.part_rows.min(scores::SLICE_ROWS),
         )?;
         lap("scores and targets");
-        let stats = cells::stats(plan, &scored, &members, &years)?;
+        let stats = cells::stats(plan, &scored, &members, &years, &ids.schools)?;
         lap("sums per cell and group");
         let stats = suppress_cells(plan, stats, &mut hidden)?;
         lap("suppression");
@@ -271,15 +272,15 @@ impl Years {
     }
 }
 
-/// The leading keys of every cell, with their possible values: the school (as found in the
-/// `school_id` column of `df`), the school year and the window.
+/// The leading keys of every cell, with their possible values: the school (a school's code
+/// is its number in `schools`), the school year and the window.
 pub(crate) fn school_year_window(
     plan: &Plan,
-    df: &DataFrame,
+    schools: &Numbering,
     years: &Years,
 ) -> PolarsResult<Vec<(&'static str, Vec<String>)>> {
     Ok(vec![
-        ("school_id", keys::distinct(df, "school_id")?),
+        ("school_id", schools.list()),
         ("school_year", years.values()),
         (
             "window",

@@ -58,9 +58,9 @@ const TEXT: [&str; 6] = crate::canonical::SCORE_ORDER;
 pub const SLICE_ROWS: usize = 1 << 22;
 
 /// Every valid score with dfs, band, baseline and targets, one row per assessments row in
-/// the same order. The student's number (`student_id`, see `StudentIds`) is the key of the
-/// work, carried as `sidx`, so the joins never copy or hash text; the key columns are the
-/// assessments' own, shared rather than copied.
+/// the same order. The student's and school's numbers (see `validate::ids`) are the keys of
+/// the work, the student's carried as `sidx`, so the joins never copy or hash text; the key
+/// columns are the assessments' own, shared rather than copied.
 ///
 /// The assessments come sorted by student first (see `SCORE_ORDER`), and every score looks
 /// only at the same student's other scores (a year earlier, the baseline), so they are scored
@@ -72,7 +72,7 @@ pub fn score(
     years: &Years,
     slice_rows: usize,
 ) -> PolarsResult<DataFrame> {
-    let scoring = Scoring::new(plan, assessments, years)?;
+    let scoring = Scoring::new(plan, years)?;
     let students = assessments.column("student_id")?;
     let mut stacked: Option<DataFrame> = None;
     for (offset, len) in student_slices(students.u32()?, slice_rows) {
@@ -139,12 +139,11 @@ struct Scoring<'a> {
     scale_codes: Vec<u64>,
     subjects: Vec<String>,
     window_ids: Vec<String>,
-    schools: Vec<String>,
     cuts: DataFrame,
 }
 
 impl<'a> Scoring<'a> {
-    fn new(plan: &'a Plan, assessments: &DataFrame, years: &'a Years) -> PolarsResult<Self> {
+    fn new(plan: &'a Plan, years: &'a Years) -> PolarsResult<Self> {
         let scale_ids: Vec<&String> = plan.scales.keys().collect();
         let subjects: Vec<String> = plan.subjects().into_iter().map(str::to_string).collect();
         Ok(Scoring {
@@ -159,7 +158,6 @@ impl<'a> Scoring<'a> {
             cuts: cut_table(plan, &subjects)?,
             subjects,
             window_ids: plan.windows.iter().map(|w| w.id.clone()).collect(),
-            schools: keys::distinct(assessments, "school_id")?,
         })
     }
 
@@ -174,7 +172,7 @@ impl<'a> Scoring<'a> {
             .select([
                 col("row"),
                 col("sidx"),
-                keys::encode("school_id", &self.schools).alias("school"),
+                col("school_id").cast(DataType::UInt64).alias("school"),
                 years.expr().alias("year_n"),
                 keys::encode("window", &self.window_ids).alias("window_code"),
                 // Codes in the order of the assessments' ids, which is alphabetical (a

@@ -18,8 +18,8 @@ pub fn write(
     validated: &Validated,
     metrics: &Metrics,
 ) -> anyhow::Result<()> {
-    // Student ids are held as numbers (see `validate::student_ids`) and written as text.
-    let students = &validated.students;
+    // Student and school ids are held as numbers (see `validate::ids`), written as text.
+    let ids = &validated.ids;
     if let Some(survey) = &validated.survey {
         // Coded (see `validate::survey_codes`) and in parts: chosen schools by their codes,
         // then decoded to text and written a slice at a time, since as text the whole table
@@ -29,7 +29,7 @@ pub fn write(
         type Slices<'a> = Box<dyn Iterator<Item = PolarsResult<DataFrame>> + 'a>;
         let slices = survey.parts.frames().flat_map(|part| -> Slices<'_> {
             let chosen = part.and_then(|df| match &schools {
-                Some(ids) => survey.codes.of_schools(&df, ids),
+                Some(chosen) => survey.codes.of_schools(&df, chosen),
                 None => Ok(df),
             });
             let df = match chosen {
@@ -50,24 +50,20 @@ pub fn write(
     for (table, df) in &validated.tables {
         let rel = format!("tables/{}.parquet", table.name());
         let df = match (&schools, table.column("school_id")) {
-            (Some(ids), Some(_)) => {
-                let ids = Series::new("ids".into(), ids.clone());
-                df.clone()
-                    .lazy()
-                    .filter(col("school_id").is_in(lit(ids).implode(false), false))
-                    .collect()?
-            }
+            (Some(chosen), Some(_)) => ids.of_schools(df, chosen)?,
             _ => df.clone(),
         };
-        staging.parquet_with(&rel, &df, |slice| students.decode(&slice))?;
+        staging.parquet_with(&rel, &df, |slice| ids.decode(&slice))?;
     }
     for (name, df) in &metrics.tables {
         let df = match &schools {
-            Some(ids) => metrics::only_schools(df, ids)?,
+            // `student_growth` holds numbers; the others text, and a district roll-up.
+            Some(chosen) if *name == "student_growth" => ids.of_schools(df, chosen)?,
+            Some(chosen) => metrics::only_schools(df, chosen)?,
             None => df.clone(),
         };
         staging.parquet_with(&format!("metrics/{name}.parquet"), &df, |slice| {
-            students.decode(&slice)
+            ids.decode(&slice)
         })?;
     }
     let mut q = validated.quarantine.clone();

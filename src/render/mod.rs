@@ -478,6 +478,8 @@ fn coverage(
             lf.group_by(by_cols)
                 .agg([col(id).n_unique().cast(DataType::UInt32).alias("n")]),
         )?;
+        // Schools are numbered (see `validate::ids`); the counts are keyed by their ids.
+        let out = req.validated.ids.decode(&out)?;
         let keys: Vec<Vec<Option<&str>>> = by
             .iter()
             .map(|c| {

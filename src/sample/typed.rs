@@ -76,7 +76,7 @@ pub fn typed_tables(d: &District) -> PolarsResult<BTreeMap<Table, DataFrame>> {
     ]);
     // Kept coded, as validation keeps them, with the sample pipeline's windows.
     let windows = super::model::WINDOWS.map(|(w, _)| w.to_string()).to_vec();
-    let students = crate::validate::StudentIds::of(&tables)?;
+    let students = crate::validate::Ids::of(&tables)?.students;
     let mut codes = SurveyCodes::with_windows(windows, &tables, &students)?;
     tables.insert(Table::SurveyResponses, codes.encode_frame(survey)?);
     Ok(tables)

@@ -5,16 +5,16 @@
 //! rows read = rows accepted + rows quarantined.
 
 mod duplicates;
+pub mod ids;
 mod parts;
 mod quarantine;
 pub mod rules;
-pub mod student_ids;
 pub mod survey_codes;
 
+pub use ids::{Ids, Numbering};
 pub use parts::{PART_ROWS, Parts, remove_spilled_parts};
 pub use quarantine::QUARANTINE_COLUMNS;
 pub use rules::Reason;
-pub use student_ids::StudentIds;
 
 use crate::canonical::Table;
 use crate::ingest::{FILE_COL, IngestError, LINE_COL, RawTable, SEQ_COL};
@@ -27,11 +27,11 @@ use std::collections::BTreeMap;
 
 /// The typed, accepted tables, the quarantine, and the counts behind the quality report.
 pub struct Validated {
-    /// Every accepted table but the survey responses; `student_id` numbered (see
-    /// [`StudentIds`]).
+    /// Every accepted table but the survey responses; student and school ids numbered (see
+    /// [`Ids`]).
     pub tables: BTreeMap<Table, DataFrame>,
-    /// What each student number stands for.
-    pub students: StudentIds,
+    /// What each student and school number stands for.
+    pub ids: Ids,
     /// The accepted survey responses, coded and in parts.
     pub survey: Option<Survey>,
     pub quarantine: DataFrame,
@@ -54,11 +54,11 @@ impl Validated {
         self.tables.get(&t)
     }
 
-    /// An accepted table with its canonical text, student ids included.
+    /// An accepted table with its canonical text, ids included.
     pub fn text_table(&self, t: Table) -> PolarsResult<Option<DataFrame>> {
         self.tables
             .get(&t)
-            .map(|df| self.students.decode(df))
+            .map(|df| self.ids.decode(df))
             .transpose()
     }
 }
@@ -120,12 +120,12 @@ pub fn validate_with(
     let mut quarantines = Vec::new();
     let mut quality = Vec::new();
     let mut survey = None;
-    let mut students = None;
+    let mut ids = None;
     for table in Table::ALL {
         // Students and assessments are checked (by their ids as text, sorted in text order)
         // before anything that follows reads their numbers.
         if table == Table::SurveyItems {
-            students = Some(StudentIds::code(&mut tables)?);
+            ids = Some(Ids::code(&mut tables)?);
         }
         let Some(r) = raw.remove(&table) else {
             continue;
@@ -133,7 +133,7 @@ pub fn validate_with(
         let read = r.rows();
         let checking =
             progress.spinner(format!("checking {table}: {} rows", crate::thousands(read)));
-        let extra = cross_table_checks(table, &tables, students.as_ref(), plan)?;
+        let extra = cross_table_checks(table, &tables, ids.as_ref(), plan)?;
         let mut years = std::collections::BTreeSet::new();
         let (accepted, quarantined, codes) = check_table(&r, plan, extra, &checking, |part| {
             if table == Table::SurveyResponses {
@@ -199,7 +199,7 @@ pub fn validate_with(
     let quarantine = quarantine::assemble(quarantines)?;
     Ok(Validated {
         tables,
-        students: students.expect("student ids are numbered before the survey"),
+        ids: ids.expect("ids are numbered before the survey"),
         survey,
         quarantine,
         quality: Quality {
@@ -402,7 +402,7 @@ struct ExtraChecks {
 fn cross_table_checks(
     table: Table,
     done: &BTreeMap<Table, DataFrame>,
-    students: Option<&StudentIds>,
+    ids: Option<&Ids>,
     plan: &Plan,
 ) -> PolarsResult<ExtraChecks> {
     let mut extra = ExtraChecks {
@@ -458,8 +458,8 @@ fn cross_table_checks(
             });
         }
         Table::SurveyResponses => {
-            let students = students.expect("student ids are numbered before the survey");
-            extra.codes = Some(survey_codes::SurveyCodes::new(plan, done, students)?);
+            let ids = ids.expect("ids are numbered before the survey");
+            extra.codes = Some(survey_codes::SurveyCodes::new(plan, done, &ids.students)?);
             // Each response's item type and scale, looked up by expression rather than a
             // join (a join would copy every column of every response to add three): the
             // item's row is found once, then each attribute by position.

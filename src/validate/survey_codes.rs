@@ -8,7 +8,7 @@
 //! - `school_year`: the year it starts, 2024 for 2024-25 (`Int32`);
 //! - `window`: its position among the pipeline's windows (`UInt32`);
 //! - `item_id`: the item's position among the accepted items' ids, sorted (`UInt32`);
-//! - `respondent_id`: the id's student number (see [`StudentIds`]) when it is a student's id;
+//! - `respondent_id`: the id's student number (see [`Numbering`]) when it is a student's id;
 //!   otherwise the count of student ids plus its position among the other respondents' ids in
 //!   the order they first appear (`UInt32`). So every code is the respondent's number, and a
 //!   student who answers has the number their scores and demographics carry;
@@ -20,7 +20,7 @@
 //! validation hands on its own `SurveyCodes`, which also knows the other respondents, and
 //! [`SurveyCodes::decode`] with it gives the canonical text back (for published tables).
 
-use super::StudentIds;
+use super::Numbering;
 use crate::canonical::{SchoolYear, Table};
 use crate::metrics::keys;
 use crate::pipeline::Plan;
@@ -46,7 +46,7 @@ pub struct SurveyCodes {
     pub schools: Vec<String>,
     pub items: Vec<String>,
     pub windows: Vec<String>,
-    /// Every student id in number order (see [`StudentIds`]): respondent codes below their
+    /// Every student id in number order (see [`Numbering`]): respondent codes below their
     /// count.
     pub students: Vec<String>,
     /// Other respondents' ids in the order they were coded: codes from `students.len()` on.
@@ -63,7 +63,7 @@ impl SurveyCodes {
     pub fn new(
         plan: &Plan,
         tables: &BTreeMap<Table, DataFrame>,
-        students: &StudentIds,
+        students: &Numbering,
     ) -> PolarsResult<SurveyCodes> {
         SurveyCodes::with_windows(
             plan.windows.iter().map(|w| w.id.clone()).collect(),
@@ -76,7 +76,7 @@ impl SurveyCodes {
     pub fn with_windows(
         windows: Vec<String>,
         tables: &BTreeMap<Table, DataFrame>,
-        students: &StudentIds,
+        students: &Numbering,
     ) -> PolarsResult<SurveyCodes> {
         let ids = |t: Table, c: &str| -> PolarsResult<Vec<String>> {
             tables
@@ -236,7 +236,7 @@ impl SurveyCodes {
             .with_columns(CODED.map(|c| self.decoded(c, years)))
             .collect()?;
         let codes = df.column("respondent_id")?.u32()?;
-        out.with_column(super::student_ids::take_by_code(respondents, codes)?.into_column())?;
+        out.with_column(super::ids::take_by_code(respondents, codes)?.into_column())?;
         // The ids come back as one chunk; writers need every column chunked alike.
         out.rechunk_mut_par();
         Ok(out)
@@ -258,7 +258,7 @@ mod tests {
             (Table::Students, students),
             (Table::SurveyItems, items),
         ]);
-        let students = StudentIds::of(&tables).unwrap();
+        let students = super::super::Ids::of(&tables).unwrap().students;
         let mut codes =
             SurveyCodes::with_windows(vec!["fall".into(), "spring".into()], &tables, &students)
                 .unwrap();
