@@ -49,7 +49,7 @@ pub struct Survey {
 }
 
 impl Validated {
-    /// An accepted table as held, student ids numbered.
+    /// An accepted table as held, student and school ids numbered.
     pub fn table(&self, t: Table) -> Option<&DataFrame> {
         self.tables.get(&t)
     }
