@@ -352,7 +352,14 @@ fn detection_study(args: &BenchArgs, schools: usize) -> Result<(), Failure> {
                 .map_err(|e| usage(anyhow::anyhow!("`{}`: trends: {e}", truth.display())))?;
         let raw = ingest::ingest(&plan)?;
         let validated = validate::validate(raw, &plan)?;
-        return detection(&plan, &validated.tables, &trends);
+        // The metrics of the study are computed from canonical text, as a test would give it.
+        let mut tables = std::collections::BTreeMap::new();
+        for &t in validated.tables.keys() {
+            if let Some(df) = validated.text_table(t).map_err(Failure::internal)? {
+                tables.insert(t, df);
+            }
+        }
+        return detection(&plan, &tables, &trends);
     }
     let survey = SurveyVolume::Light;
     let toml = crate::sample::pipeline_toml("bench", "", "parquet", None, survey);

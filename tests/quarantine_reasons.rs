@@ -376,7 +376,7 @@ KN = "K"
     fs::write(d.join("pipeline.toml"), text).unwrap();
     let v = validate_file(&d.join("pipeline.toml"));
     assert_eq!(v.quarantine.height(), 0, "{}", v.quarantine);
-    let s = v.table(Table::Students).unwrap();
+    let s = &v.text_table(Table::Students).unwrap().unwrap();
     let col_str = |c: &str| strs(s, c);
     assert_eq!(col_str("school_year"), ["2024-25", "2024-25"]);
     assert_eq!(col_str("grade"), ["K", "5"]);

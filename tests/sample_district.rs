@@ -83,7 +83,7 @@ fn clean_district_is_realistic_and_fully_valid() {
     assert_eq!(v.quarantine.height(), 0, "{}", v.quarantine);
     assert_eq!(v.quality.students_without_demographics, 0);
 
-    let students = v.table(Table::Students).unwrap();
+    let students = &v.text_table(Table::Students).unwrap().unwrap();
     let first = students
         .clone()
         .lazy()
@@ -174,7 +174,7 @@ fn clean_district_is_realistic_and_fully_valid() {
     assert!(next.iter().all(|g| *g == "5"));
 
     // Three windows of ELA and math in tested grades, summative only in spring.
-    let scores = v.table(Table::Assessments).unwrap();
+    let scores = &v.text_table(Table::Assessments).unwrap().unwrap();
     let by = scores
         .clone()
         .lazy()

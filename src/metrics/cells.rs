@@ -114,8 +114,16 @@ pub fn stats(
         .clone()
         .lazy()
         .select([
+            // Every key column of the scores is a number or a code in the packing's list
+            // (see `validate::codes`); the year's code is its place among the run's years.
             packing
-                .cell_with(&[("school_id", col("school_id").cast(DataType::UInt64))])
+                .cell_with(&[
+                    ("school_id", col("school_id").cast(DataType::UInt64)),
+                    ("school_year", years.code()),
+                    ("window", col("window").cast(DataType::UInt64)),
+                    ("assessment", col("assessment").cast(DataType::UInt64)),
+                    ("subject", col("subject").cast(DataType::UInt64)),
+                ])
                 .alias("cell"),
             years.member_key(col("sidx")).alias("mkey"),
         ])
@@ -207,7 +215,7 @@ pub fn stats(
         JoinArgs::new(JoinType::Left),
     );
     with_keys(&numbered, schools, district, &order)?
-        .with_column(years.expr().alias("year_n"))
+        .with_column(years.start_of_text().alias("year_n"))
         .select(
             CELL.iter()
                 .chain(&["group"])

@@ -7,6 +7,7 @@ use super::keys::Packing;
 use super::{DISTRICT, Years};
 use crate::pipeline::Plan;
 use crate::pipeline::plan::GroupDef;
+use crate::validate::Codes;
 use polars::prelude::*;
 
 /// The column that says whether a student belongs to a group (every group but `all`).
@@ -22,7 +23,14 @@ pub(crate) fn predicate_groups(plan: &Plan) -> impl Iterator<Item = &GroupDef> {
 /// One row per students row, keyed by `mkey` (the student's number, see `validate::ids`, and
 /// year code), with the bitmask of the groups the student is in that year (`pattern`). Worked
 /// out once and kept, since every table joins it.
-pub(crate) fn members(plan: &Plan, students: &DataFrame, years: &Years) -> PolarsResult<DataFrame> {
+/// The students' code columns are coded (see `validate::codes`), so a group's values are
+/// matched by their codes.
+pub(crate) fn members(
+    plan: &Plan,
+    students: &DataFrame,
+    years: &Years,
+    codes: &Codes,
+) -> PolarsResult<DataFrame> {
     if students.width() == 0 {
         return DataFrame::new_infer_height(vec![
             Column::new_empty("mkey".into(), &DataType::UInt64),
@@ -45,6 +53,9 @@ pub(crate) fn members(plan: &Plan, students: &DataFrame, years: &Years) -> Polar
                 (false, true) => col(column).eq(lit(false)),
                 (false, false) => lit(false),
             }
+        } else if codes.is_coded_in(students, column) {
+            let values = Series::new("values".into(), codes.codes_of(column, &g.values));
+            col(column).is_in(lit(values).implode(false), false)
         } else {
             let values = Series::new("values".into(), g.values.clone());
             col(column).is_in(lit(values).implode(false), false)

@@ -2,8 +2,10 @@
 //! Polars than by one integer, and the metrics group millions of rows once per student group,
 //! so key columns are turned into dense codes once and packed into a single `u64`: each
 //! text key gets the bits its distinct values need, `school_id` the highest, so the district
-//! cell is the school cell with those bits cleared. Students and survey respondents come
-//! numbered from validation (see `validate::ids` and `validate::survey_codes`).
+//! cell is the school cell with those bits cleared. Students, schools and survey respondents
+//! come numbered from validation, and the code columns coded (see `validate::ids`,
+//! `validate::codes` and `validate::survey_codes`), so their codes are given to
+//! [`Packing::cell_with`] rather than encoded from text.
 
 use polars::prelude::*;
 

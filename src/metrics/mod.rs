@@ -74,11 +74,18 @@ pub fn keys(table: &str) -> &'static [&'static str] {
 /// Compute every metric table the plan asks for, from tables of canonical text (ids as text),
 /// the survey responses (when there are any) coded and held in memory.
 pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Metrics> {
+    let codes = crate::validate::Codes::of(plan);
     let mut tables = tables.clone();
-    if let Some(a) = tables.remove(&Table::Assessments) {
-        tables.insert(Table::Assessments, crate::validate::in_score_order(a)?);
+    for t in [Table::Students, Table::Assessments] {
+        if let Some(df) = tables.remove(&t) {
+            let mut df = codes.encode_frame(df)?;
+            if t == Table::Assessments {
+                df = crate::validate::in_score_order(df, &codes)?;
+            }
+            tables.insert(t, df);
+        }
     }
-    let ids = Ids::code(&mut tables)?;
+    let ids = Ids::code(&mut tables, codes)?;
     let survey = match tables.remove(&Table::SurveyResponses) {
         Some(responses) => Some(Survey {
             codes: crate::validate::survey_codes::SurveyCodes::new(plan, &tables, &ids.students)?,
@@ -103,7 +110,7 @@ pub fn compute(plan: &Plan, tables: &BTreeMap<Table, DataFrame>) -> PolarsResult
 /// `compute` from every table but the survey responses, and those in `survey`, showing the
 /// parts done so far, as validation leaves them: the assessments in
 /// [`SCORE_ORDER`](crate::canonical::SCORE_ORDER), student and school ids numbered by `ids`;
-/// `student_growth` keeps the numbers.
+/// `student_growth` keeps the numbers and codes.
 pub fn compute_with(
     plan: &Plan,
     tables: &BTreeMap<Table, DataFrame>,
@@ -122,7 +129,7 @@ pub fn compute_with(
     let empty = DataFrame::empty();
     let students = tables.get(&Table::Students).unwrap_or(&empty);
     let years = Years::of(tables, survey.map_or(&[][..], |s| &s.years))?;
-    let members = groups::members(plan, students, &years)?;
+    let members = groups::members(plan, students, &years, &ids.codes)?;
     let mut out = Vec::new();
     let mut hidden = Vec::new();
 
@@ -217,33 +224,39 @@ pub(crate) struct Years {
 }
 
 impl Years {
-    /// The years of `tables` and of the survey responses' `survey_years` (the year each
-    /// starts; see `validate::survey_codes`).
+    /// The years of `tables` (coded, see `validate::codes`, or text) and of the survey
+    /// responses' `survey_years`, each by the year it starts.
     fn of(tables: &BTreeMap<Table, DataFrame>, survey_years: &[i32]) -> PolarsResult<Years> {
-        let mut seen: BTreeSet<String> = survey_years
-            .iter()
-            .map(|&y| SchoolYear(y).to_string())
-            .collect();
+        let mut seen: BTreeSet<i32> = survey_years.iter().copied().collect();
         for df in tables.values() {
             if let Ok(c) = df.column("school_year") {
-                for y in c.str()?.unique()?.iter().flatten() {
-                    seen.insert(y.to_string());
+                if c.dtype() == &DataType::Int32 {
+                    seen.extend(c.i32()?.unique()?.iter().flatten());
+                } else {
+                    for y in c.str()?.unique()?.iter().flatten() {
+                        seen.extend(SchoolYear::parse(y).map(|y| y.0));
+                    }
                 }
             }
         }
-        let (text, start): (Vec<String>, Vec<i32>) = seen
-            .into_iter()
-            .filter_map(|t| SchoolYear::parse(&t).map(|y| (t, y.0)))
-            .unzip();
-        if text.len() > 255 {
+        if seen.len() > 255 {
             polars_bail!(ComputeError: "more than 255 school years in one run");
         }
-        Ok(Years { text, start })
+        Ok(Years {
+            text: seen.iter().map(|&y| SchoolYear(y).to_string()).collect(),
+            start: seen.into_iter().collect(),
+        })
     }
 
-    /// The code of the `school_year` column (its position in `text`).
+    /// The code of the coded `school_year` column (the year it starts): its position in
+    /// `start`.
     pub(crate) fn code(&self) -> Expr {
-        keys::encode("school_year", &self.text)
+        let positions: Vec<u64> = (0..self.start.len() as u64).collect();
+        keys::map_int(
+            "school_year",
+            self.start.iter().map(|&y| i64::from(y)).collect(),
+            Series::new("code".into(), positions),
+        )
     }
 
     /// The key of a (student number, school year) pair in `members`.
@@ -266,8 +279,8 @@ impl Years {
         self.text.clone()
     }
 
-    /// The starting calendar year of the `school_year` column.
-    pub(crate) fn expr(&self) -> Expr {
+    /// The starting calendar year of a `school_year` column of text.
+    pub(crate) fn start_of_text(&self) -> Expr {
         keys::map_text("school_year", &self.text, &self.start, DataType::Int32)
     }
 }

@@ -50,8 +50,9 @@ fn cut_key(scale: u64, subject: u64, grade: u64) -> u64 {
     (scale << 16) + (subject << 8) + grade
 }
 
-/// The key columns of a score, taken from the assessments as they are (see `score`).
-const TEXT: [&str; 6] = crate::canonical::SCORE_ORDER;
+/// The key columns of a score, taken from the assessments as they are (see `score`): ids
+/// numbered and codes coded (see `validate::ids` and `validate::codes`).
+const KEYS: [&str; 6] = crate::canonical::SCORE_ORDER;
 
 /// Scores placed on their scale at a time, at most (see `score`): a few hundred megabytes of
 /// working columns, however many scores a run has.
@@ -92,7 +93,7 @@ pub fn score(
         }
     }
     let numbers = stacked.expect("at least one slice");
-    let mut columns: Vec<Column> = TEXT
+    let mut columns: Vec<Column> = KEYS
         .iter()
         .map(|c| assessments.column(c).cloned())
         .collect::<PolarsResult<_>>()?;
@@ -103,7 +104,7 @@ pub fn score(
 /// The restricted student-level table: one row per valid score, in the assessments' order,
 /// which is already its key order (see `SCORE_ORDER`).
 pub fn student_growth(scored: &DataFrame) -> PolarsResult<DataFrame> {
-    scored.select(TEXT.into_iter().chain([
+    scored.select(KEYS.into_iter().chain([
         "grade",
         "baseline_score",
         "annual_target",
@@ -135,7 +136,6 @@ pub(super) fn student_slices(student_ids: &UInt32Chunked, rows: usize) -> Vec<(u
 struct Scoring<'a> {
     plan: &'a Plan,
     years: &'a Years,
-    assessment_ids: Vec<String>,
     scale_codes: Vec<u64>,
     subjects: Vec<String>,
     window_ids: Vec<String>,
@@ -149,7 +149,6 @@ impl<'a> Scoring<'a> {
         Ok(Scoring {
             plan,
             years,
-            assessment_ids: plan.assessments.keys().cloned().collect(),
             scale_codes: plan
                 .assessments
                 .values()
@@ -173,19 +172,20 @@ impl<'a> Scoring<'a> {
                 col("row"),
                 col("sidx"),
                 col("school_id").cast(DataType::UInt64).alias("school"),
-                years.expr().alias("year_n"),
-                keys::encode("window", &self.window_ids).alias("window_code"),
-                // Codes in the order of the assessments' ids, which is alphabetical (a
-                // BTreeMap).
-                keys::encode("assessment", &self.assessment_ids).alias("assessment_code"),
-                keys::encode("subject", &self.subjects).alias("subject_code"),
+                col("school_year").alias("year_n"),
+                // The assessments' codes are positions in the pipeline's windows, assessments
+                // (alphabetical) and subjects (see `validate::codes`).
+                col("window").cast(DataType::UInt64).alias("window_code"),
+                col("assessment")
+                    .cast(DataType::UInt64)
+                    .alias("assessment_code"),
+                col("subject").cast(DataType::UInt64).alias("subject_code"),
                 col("grade"),
                 col("scale_score"),
-                keys::map_text(
+                keys::map_int(
                     "assessment",
-                    &self.assessment_ids,
-                    &self.scale_codes,
-                    DataType::UInt64,
+                    (0..self.scale_codes.len() as i64).collect(),
+                    Series::new("scale".into(), self.scale_codes.clone()),
                 )
                 .alias("scale_code"),
             ])

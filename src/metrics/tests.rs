@@ -811,7 +811,9 @@ fn with_survey(
         .unwrap();
     tables.insert(Table::Schools, schools);
     tables.insert(Table::SurveyItems, items);
-    let students = crate::validate::Ids::of(tables).unwrap().students;
+    let students = crate::validate::Ids::of(tables, Default::default())
+        .unwrap()
+        .students;
     let mut codes = crate::validate::survey_codes::SurveyCodes::new(p, tables, &students).unwrap();
     tables.insert(
         Table::SurveyResponses,

@@ -471,14 +471,17 @@ fn coverage(
         let Some(df) = req.validated.table(t) else {
             return Ok(BTreeMap::new());
         };
-        let lf = df.clone().lazy().filter(col("school_year").eq(lit(year)));
+        // School years are coded by the year they start (see `validate::codes`).
+        let start = crate::canonical::SchoolYear::parse(year).map_or(i32::MIN, |y| y.0);
+        let lf = df.clone().lazy().filter(col("school_year").eq(lit(start)));
         let by_cols: Vec<Expr> = by.iter().map(|c| col(*c)).collect();
         // In batches: a state's year of scores is tens of millions of rows.
         let out = crate::metrics::stream(
             lf.group_by(by_cols)
                 .agg([col(id).n_unique().cast(DataType::UInt32).alias("n")]),
         )?;
-        // Schools are numbered (see `validate::ids`); the counts are keyed by their ids.
+        // Schools are numbered and windows coded (see `validate::ids`); the counts are keyed
+        // by their text.
         let out = req.validated.ids.decode(&out)?;
         let keys: Vec<Vec<Option<&str>>> = by
             .iter()

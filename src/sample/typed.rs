@@ -70,13 +70,13 @@ pub fn typed_tables(d: &District) -> PolarsResult<BTreeMap<Table, DataFrame>> {
         // In the order validation leaves them.
         (
             Table::Assessments,
-            crate::validate::in_score_order(assessments)?,
+            crate::validate::in_score_order(assessments, &Default::default())?,
         ),
         (Table::SurveyItems, items),
     ]);
     // Kept coded, as validation keeps them, with the sample pipeline's windows.
     let windows = super::model::WINDOWS.map(|(w, _)| w.to_string()).to_vec();
-    let students = crate::validate::Ids::of(&tables)?.students;
+    let students = crate::validate::Ids::of(&tables, Default::default())?.students;
     let mut codes = SurveyCodes::with_windows(windows, &tables, &students)?;
     tables.insert(Table::SurveyResponses, codes.encode_frame(survey)?);
     Ok(tables)

@@ -11,6 +11,7 @@
 //! Metrics key students and schools by their numbers with no text hashed; publishing decodes
 //! them back a slice at a time.
 
+use super::Codes;
 use crate::canonical::Table;
 use crate::metrics::keys;
 use polars::prelude::*;
@@ -96,16 +97,19 @@ impl Numbering {
     }
 }
 
-/// The numberings of a run's student and school ids.
+/// The numberings of a run's student and school ids, and what the codes of the students' and
+/// assessments' code columns stand for (see [`Codes`]): everything needed to give a table
+/// held by validation its canonical text back.
 #[derive(Debug, Clone)]
 pub struct Ids {
     pub students: Numbering,
     pub schools: Numbering,
+    pub codes: Codes,
 }
 
 impl Ids {
-    /// The numberings of the ids of `tables`, whose ids are still text.
-    pub fn of(tables: &BTreeMap<Table, DataFrame>) -> PolarsResult<Ids> {
+    /// The numberings of the ids of `tables`, whose ids are still text, beside `codes`.
+    pub fn of(tables: &BTreeMap<Table, DataFrame>, codes: Codes) -> PolarsResult<Ids> {
         let distinct = |t: Table, column: &str| -> PolarsResult<Vec<String>> {
             match tables.get(&t) {
                 Some(df) if df.column(column).is_ok() => keys::distinct(df, column),
@@ -128,12 +132,14 @@ impl Ids {
         Ok(Ids {
             students: Numbering::new("student_id", students)?,
             schools: Numbering::new("school_id", schools)?,
+            codes,
         })
     }
 
-    /// Number the ids of `tables` and replace the numbered tables' text ids by their numbers.
-    pub fn code(tables: &mut BTreeMap<Table, DataFrame>) -> PolarsResult<Ids> {
-        let ids = Ids::of(tables)?;
+    /// Number the ids of `tables` and replace the numbered tables' text ids by their numbers
+    /// (their code columns are coded by `codes` already).
+    pub fn code(tables: &mut BTreeMap<Table, DataFrame>, codes: Codes) -> PolarsResult<Ids> {
+        let ids = Ids::of(tables, codes)?;
         for t in NUMBERED {
             if let Some(df) = tables.get_mut(&t) {
                 let encode: Vec<Expr> = [&ids.students, &ids.schools]
@@ -147,12 +153,17 @@ impl Ids {
         Ok(ids)
     }
 
-    /// `df` with numbered ids made text again (unchanged when it has none).
+    /// `df` with numbered ids and coded columns made text again (unchanged when it has
+    /// none).
     pub fn decode(&self, df: &DataFrame) -> PolarsResult<DataFrame> {
         let mut out = df.clone();
-        if !(self.students.is_numbered_in(df) || self.schools.is_numbered_in(df)) {
+        if !(self.students.is_numbered_in(df)
+            || self.schools.is_numbered_in(df)
+            || self.codes.any_coded_in(df))
+        {
             return Ok(out);
         }
+        self.codes.decode_into(&mut out)?;
         self.students.decode_into(&mut out)?;
         self.schools.decode_into(&mut out)?;
         // The ids come back as one chunk; writers need every column chunked alike.
@@ -207,7 +218,7 @@ mod tests {
             (Table::Students, students.clone()),
             (Table::Assessments, scores.clone()),
         ]);
-        let ids = Ids::code(&mut tables).unwrap();
+        let ids = Ids::code(&mut tables, Codes::default()).unwrap();
         assert_eq!(ids.students.list(), ["S10", "S9", "A1", "T2"]);
         assert_eq!(ids.schools.list(), ["A", "B", "C", "D"]);
         let numbers = |t: Table, c: &str| -> Vec<u32> {

@@ -4,6 +4,7 @@
 //! row keeps its source file, line and raw values, and for every table
 //! rows read = rows accepted + rows quarantined.
 
+pub mod codes;
 mod duplicates;
 pub mod ids;
 mod parts;
@@ -11,6 +12,7 @@ mod quarantine;
 pub mod rules;
 pub mod survey_codes;
 
+pub use codes::Codes;
 pub use ids::{Ids, Numbering};
 pub use parts::{PART_ROWS, Parts, remove_spilled_parts};
 pub use quarantine::QUARANTINE_COLUMNS;
@@ -27,8 +29,8 @@ use std::collections::BTreeMap;
 
 /// The typed, accepted tables, the quarantine, and the counts behind the quality report.
 pub struct Validated {
-    /// Every accepted table but the survey responses; student and school ids numbered (see
-    /// [`Ids`]).
+    /// Every accepted table but the survey responses; student and school ids numbered and
+    /// the students' and assessments' code columns coded (see [`Ids`] and [`Codes`]).
     pub tables: BTreeMap<Table, DataFrame>,
     /// What each student and school number stands for.
     pub ids: Ids,
@@ -49,12 +51,12 @@ pub struct Survey {
 }
 
 impl Validated {
-    /// An accepted table as held, student and school ids numbered.
+    /// An accepted table as held: student and school ids numbered, code columns coded.
     pub fn table(&self, t: Table) -> Option<&DataFrame> {
         self.tables.get(&t)
     }
 
-    /// An accepted table with its canonical text, ids included.
+    /// An accepted table with its canonical text, ids and codes included.
     pub fn text_table(&self, t: Table) -> PolarsResult<Option<DataFrame>> {
         self.tables
             .get(&t)
@@ -121,11 +123,12 @@ pub fn validate_with(
     let mut quality = Vec::new();
     let mut survey = None;
     let mut ids = None;
+    let codes = Codes::of(plan);
     for table in Table::ALL {
         // Students and assessments are checked (by their ids as text, sorted in text order)
         // before anything that follows reads their numbers.
         if table == Table::SurveyItems {
-            ids = Some(Ids::code(&mut tables)?);
+            ids = Some(Ids::code(&mut tables, codes.clone())?);
         }
         let Some(r) = raw.remove(&table) else {
             continue;
@@ -135,18 +138,19 @@ pub fn validate_with(
             progress.spinner(format!("checking {table}: {} rows", crate::thousands(read)));
         let extra = cross_table_checks(table, &tables, ids.as_ref(), plan)?;
         let mut years = std::collections::BTreeSet::new();
-        let (accepted, quarantined, codes) = check_table(&r, plan, extra, &checking, |part| {
-            if table == Table::SurveyResponses {
-                years.extend(
-                    part.column("school_year")?
-                        .i32()?
-                        .unique()?
-                        .iter()
-                        .flatten(),
-                );
-            }
-            Ok(())
-        })?;
+        let (accepted, quarantined, survey_codes) =
+            check_table(&r, plan, extra, &checking, |part| {
+                if table == Table::SurveyResponses {
+                    years.extend(
+                        part.column("school_year")?
+                            .i32()?
+                            .unique()?
+                            .iter()
+                            .flatten(),
+                    );
+                }
+                Ok(())
+            })?;
         drop(r);
         let mut by_reason = BTreeMap::new();
         if quarantined.height() > 0 {
@@ -178,7 +182,7 @@ pub fn validate_with(
         );
         quality.push(q);
         quarantines.push(quarantined);
-        match codes {
+        match survey_codes {
             Some(codes) => {
                 survey = Some(Survey {
                     codes: codes.sealed(),
@@ -189,7 +193,7 @@ pub fn validate_with(
             None => {
                 let mut accepted = accepted.into_frame()?;
                 if table == Table::Assessments {
-                    accepted = in_score_order(accepted)?;
+                    accepted = in_score_order(accepted, &codes)?;
                 }
                 tables.insert(table, accepted);
             }
@@ -210,38 +214,80 @@ pub fn validate_with(
     })
 }
 
-/// Accepted assessments sorted by [`SCORE_ORDER`](crate::canonical::SCORE_ORDER) (text order;
-/// the key is unique, since a student has one score per year, window, assessment and subject).
+/// Accepted assessments sorted by [`SCORE_ORDER`](crate::canonical::SCORE_ORDER) in text order
+/// (the key is unique, since a student has one score per year, window, assessment and
+/// subject); the ids are still text, the code columns coded by `codes`.
 ///
-/// Sorting tens of millions of rows by six text columns would encode every row's key as bytes
-/// and then copy the whole table at once. Instead each key column is coded by its value's
-/// place among the column's sorted distinct values, the codes are packed into one integer
-/// whose order is the text order, that one column is sorted, and the table's columns are put
-/// in that order one at a time.
-pub fn in_score_order(assessments: DataFrame) -> PolarsResult<DataFrame> {
-    use crate::metrics::keys::{Packing, distinct, encode};
+/// Sorting tens of millions of rows by six columns would encode every row's key as bytes and
+/// then copy the whole table at once. Instead each key column gets a rank whose order is its
+/// text order (an id its place among the column's sorted distinct ids, a school year its
+/// distance from the first, a code its list member's place in the sorted list), the ranks are
+/// packed into one integer, that one column is sorted, and the table's columns are put in that
+/// order one at a time.
+pub fn in_score_order(assessments: DataFrame, codes: &Codes) -> PolarsResult<DataFrame> {
+    use crate::metrics::keys::{Packing, distinct, encode, map_int};
     let order = crate::canonical::SCORE_ORDER;
     let n = assessments.height();
-    let packed = || -> PolarsResult<Option<Expr>> {
-        let students = distinct(&assessments, order[0])?;
-        let rest = order[1..]
+    if n <= 1 {
+        return Ok(assessments);
+    }
+    // Each key column's rank expression and how many ranks it has.
+    let ranks = order
+        .iter()
+        .map(|&c| -> PolarsResult<(Expr, usize)> {
+            if c == "school_year" && codes.is_coded_in(&assessments, c) {
+                let years = assessments.column(c)?.i32()?;
+                let (first, last) = (years.min().unwrap_or(0), years.max().unwrap_or(0));
+                let rank = (col(c) - lit(first)).cast(DataType::UInt64);
+                return Ok((rank, (last - first) as usize + 1));
+            }
+            if let (true, Some(list)) = (codes.is_coded_in(&assessments, c), codes.list(c)) {
+                let mut by_text: Vec<usize> = (0..list.len()).collect();
+                by_text.sort_by(|&a, &b| list[a].cmp(&list[b]));
+                let mut rank = vec![0u64; list.len()];
+                for (r, &code) in by_text.iter().enumerate() {
+                    rank[code] = r as u64;
+                }
+                let from = (0..list.len() as i64).collect();
+                return Ok((
+                    map_int(c, from, Series::new("rank".into(), rank)),
+                    list.len(),
+                ));
+            }
+            let values = distinct(&assessments, c)?;
+            Ok((encode(c, &values), values.len()))
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let packed = || -> Option<Expr> {
+        // Packing needs only each field's size here: the ranks are given.
+        let fields = order[1..]
             .iter()
-            .map(|c| Ok((*c, distinct(&assessments, c)?)))
-            .collect::<PolarsResult<Vec<_>>>()?;
-        let Ok(packing) = Packing::new(rest) else {
-            return Ok(None);
-        };
-        let student_bits = u64::BITS - (students.len() as u64).leading_zeros();
-        Ok((student_bits + packing.bits <= 64)
-            .then(|| encode(order[0], &students) * lit(1u64 << packing.bits) + packing.cell()))
+            .zip(&ranks[1..])
+            .map(|(c, (_, len))| (*c, vec![String::new(); *len]))
+            .collect();
+        let packing = Packing::new(fields).ok()?;
+        let given: Vec<(&str, Expr)> = order[1..]
+            .iter()
+            .zip(&ranks[1..])
+            .map(|(c, (rank, _))| (*c, rank.clone()))
+            .collect();
+        let student_bits = u64::BITS - (ranks[0].1 as u64).leading_zeros();
+        (student_bits + packing.bits <= 64)
+            .then(|| ranks[0].0.clone() * lit(1u64 << packing.bits) + packing.cell_with(&given))
     };
-    let key = match packed()? {
-        Some(key) if n > 1 => key,
-        _ => {
-            return assessments.sort(
-                order,
-                SortMultipleOptions::default().with_multithreaded(true),
-            );
+    let key = match packed() {
+        Some(key) => key,
+        None => {
+            let by: Vec<Expr> = ranks.into_iter().map(|(rank, _)| rank).collect();
+            return assessments
+                .lazy()
+                .sort_by_exprs(
+                    by,
+                    SortMultipleOptions::default()
+                        .with_multithreaded(true)
+                        .with_maintain_order(true),
+                )
+                .collect();
         }
     };
     let permutation = assessments
@@ -281,6 +327,9 @@ fn check_table(
         drop(frame);
         let accepted = match &mut extra.codes {
             Some(codes) => codes.encode_frame(accepted)?,
+            None if codes::CODED_TABLES.contains(&table) => {
+                Codes::of(plan).encode_frame(accepted)?
+            }
             None => accepted,
         };
         collector.push(duplicates::with_key_hash(table, accepted)?)?;
@@ -735,21 +784,30 @@ mod tests {
     use polars::prelude::*;
 
     /// The packed-key sort gives exactly the text order of the six key columns: ids that
-    /// sort differently as text and as numbers, upper before lower case, and rows that share
-    /// every key column but the last.
+    /// sort differently as text and as numbers, upper before lower case, windows whose
+    /// pipeline order is not their text order, and rows that share every key column but the
+    /// last.
     #[test]
     fn score_order_is_the_text_order_of_the_key() {
         let df = df![
             "student_id" => ["S9", "S10", "S9", "s1", "S10", "S9"],
             "school_id" => ["b", "a", "a", "a", "a", "a"],
             "school_year" => ["2024-25", "2024-25", "2025-26", "2024-25", "2024-25", "2024-25"],
-            "window" => ["spring", "fall", "fall", "fall", "fall", "fall"],
+            "window" => ["spring", "fall", "fall", "fall", "winter", "fall"],
             "assessment" => ["sbac", "sbac", "sbac", "sbac", "sbac", "iready"],
             "subject" => ["ela", "math", "ela", "ela", "ela", "math"],
             "scale_score" => [1, 2, 3, 4, 5, 6],
         ]
         .unwrap();
-        let sorted = super::in_score_order(df.clone()).unwrap();
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let codes = super::Codes::from_lists(vec![
+            ("window", list(&["fall", "winter", "spring"])),
+            ("assessment", list(&["iready", "sbac"])),
+            ("subject", list(&["ela", "math"])),
+        ]);
+        let coded = codes.encode_frame(df.clone()).unwrap();
+        let mut sorted = super::in_score_order(coded, &codes).unwrap();
+        codes.decode_into(&mut sorted).unwrap();
         let plain = df
             .sort(
                 crate::canonical::SCORE_ORDER,
@@ -762,6 +820,6 @@ mod tests {
             .unwrap()
             .into_no_null_iter()
             .collect();
-        assert_eq!(scores, [5, 2, 6, 3, 1, 4]);
+        assert_eq!(scores, [2, 5, 6, 3, 1, 4]);
     }
 }

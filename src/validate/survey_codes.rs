@@ -21,7 +21,7 @@
 //! [`SurveyCodes::decode`] with it gives the canonical text back (for published tables).
 
 use super::Numbering;
-use crate::canonical::{SchoolYear, Table};
+use crate::canonical::Table;
 use crate::metrics::keys;
 use crate::pipeline::Plan;
 use polars::prelude::*;
@@ -162,12 +162,7 @@ impl SurveyCodes {
             .iter()
             .map(|&c| {
                 if c == "school_year" {
-                    // Canonical school years are `YYYY-YY`.
-                    return col(c)
-                        .str()
-                        .slice(lit(0), lit(4))
-                        .cast(DataType::Int32)
-                        .alias(c);
+                    return super::codes::school_year_start(c);
                 }
                 let list = self.list(c);
                 let codes: Vec<u32> = (0..list.len() as u32).collect();
@@ -179,22 +174,10 @@ impl SurveyCodes {
     /// The canonical text of one coded column, for a table whose school years start between
     /// `years.0` and `years.1`: each code picks its text from a short list.
     pub fn decoded(&self, column: &str, years: (i32, i32)) -> Expr {
-        let (list, first) = if column == "school_year" {
-            let (first, last) = years;
-            let list: Vec<String> = (first..=last.max(first))
-                .map(|y| SchoolYear(y).to_string())
-                .collect();
-            (list, first)
-        } else {
-            (self.list(column), 0)
-        };
-        if list.is_empty() {
-            return lit(NULL).cast(DataType::String).alias(column);
+        if column == "school_year" {
+            return super::codes::school_year_text(column, years);
         }
-        let codes: Vec<i64> = (0..list.len() as i64)
-            .map(|i| i + i64::from(first))
-            .collect();
-        keys::map_int(column, codes, Series::new("values".into(), list)).alias(column)
+        super::codes::code_text(column, &self.list(column))
     }
 
     /// The first and last school year (by starting year) of a coded table.
@@ -258,7 +241,9 @@ mod tests {
             (Table::Students, students),
             (Table::SurveyItems, items),
         ]);
-        let students = super::super::Ids::of(&tables).unwrap().students;
+        let students = super::super::Ids::of(&tables, Default::default())
+            .unwrap()
+            .students;
         let mut codes =
             SurveyCodes::with_windows(vec!["fall".into(), "spring".into()], &tables, &students)
                 .unwrap();
