@@ -124,11 +124,6 @@ impl Packing {
         })
     }
 
-    /// The packed key of each row.
-    pub fn cell(&self) -> Expr {
-        self.cell_with(&[])
-    }
-
     /// The packed key, taking the codes of some fields from given expressions (codes already
     /// computed another way) instead of encoding their text column.
     pub fn cell_with(&self, codes: &[(&str, Expr)]) -> Expr {

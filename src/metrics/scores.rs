@@ -137,7 +137,6 @@ struct Scoring<'a> {
     plan: &'a Plan,
     years: &'a Years,
     scale_codes: Vec<u64>,
-    subjects: Vec<String>,
     window_ids: Vec<String>,
     cuts: DataFrame,
 }
@@ -155,7 +154,6 @@ impl<'a> Scoring<'a> {
                 .map(|a| scale_ids.iter().position(|s| **s == a.scale).unwrap_or(0) as u64)
                 .collect(),
             cuts: cut_table(plan, &subjects)?,
-            subjects,
             window_ids: plan.windows.iter().map(|w| w.id.clone()).collect(),
         })
     }
