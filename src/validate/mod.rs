@@ -319,18 +319,20 @@ fn check_table(
     let table = r.table;
     let input = plan.input(table).expect("raw tables come from plan inputs");
     let mut collector = parts::Collector::new(table, r.rows(), plan.validation.part_rows)?;
+    // How the students' and assessments' accepted rows are coded (see `codes`).
+    let column_codes = codes::CODED_TABLES
+        .contains(&table)
+        .then(|| Codes::of(plan));
     let mut invalid = Vec::new();
     let (mut done, total) = (0, r.rows());
     for chunk in r.chunks(plan.validation.chunk_rows) {
         let frame = r.read(&chunk)?;
         let (accepted, rejected) = check_chunk(&frame, table, plan, &extra)?;
         drop(frame);
-        let accepted = match &mut extra.codes {
-            Some(codes) => codes.encode_frame(accepted)?,
-            None if codes::CODED_TABLES.contains(&table) => {
-                Codes::of(plan).encode_frame(accepted)?
-            }
-            None => accepted,
+        let accepted = match (&mut extra.codes, &column_codes) {
+            (Some(codes), _) => codes.encode_frame(accepted)?,
+            (None, Some(codes)) => codes.encode_frame(accepted)?,
+            (None, None) => accepted,
         };
         collector.push(duplicates::with_key_hash(table, accepted)?)?;
         if rejected.height() > 0 {
