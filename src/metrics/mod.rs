@@ -224,19 +224,13 @@ pub(crate) struct Years {
 }
 
 impl Years {
-    /// The years of `tables` (coded, see `validate::codes`, or text) and of the survey
-    /// responses' `survey_years`, each by the year it starts.
+    /// The years of `tables` (coded by the year each starts, see `validate::codes`) and of
+    /// the survey responses' `survey_years`.
     fn of(tables: &BTreeMap<Table, DataFrame>, survey_years: &[i32]) -> PolarsResult<Years> {
         let mut seen: BTreeSet<i32> = survey_years.iter().copied().collect();
         for df in tables.values() {
             if let Ok(c) = df.column("school_year") {
-                if c.dtype() == &DataType::Int32 {
-                    seen.extend(c.i32()?.unique()?.iter().flatten());
-                } else {
-                    for y in c.str()?.unique()?.iter().flatten() {
-                        seen.extend(SchoolYear::parse(y).map(|y| y.0));
-                    }
-                }
+                seen.extend(c.i32()?.unique()?.iter().flatten());
             }
         }
         if seen.len() > 255 {
