@@ -312,8 +312,8 @@ fn check_reject_share(plan: &Plan, quality: &Quality) -> Result<(), Failure> {
 
 fn print_quality(q: &Quality) {
     eprintln!(
-        "\n  {:<17} {:>10} {:>10} {:>11}  reasons",
-        "table", "read", "accepted", "quarantined"
+        "\n  {:<17} {:>10} {:>10} {:>11} {:>9}  reasons",
+        "table", "read", "accepted", "quarantined", "excluded"
     );
     for t in &q.tables {
         let reasons: Vec<String> = validate::Reason::ALL
@@ -325,13 +325,17 @@ fn print_quality(q: &Quality) {
             })
             .collect();
         eprintln!(
-            "  {:<17} {:>10} {:>10} {:>11}  {}",
+            "  {:<17} {:>10} {:>10} {:>11} {:>9}  {}",
             t.table,
             thousands(t.read),
             thousands(t.accepted),
             thousands(t.quarantined),
+            thousands(t.excluded),
             reasons.join(", ")
         );
+    }
+    for note in &q.layout_notes {
+        eprintln!("  layout: {note}");
     }
     if q.students_without_demographics > 0 {
         eprintln!(

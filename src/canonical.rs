@@ -51,8 +51,8 @@ const SURVEY_ITEMS: &[Column] = &[
     c("construct", Kind::Code(CodeList::Construct), true),
     c(
         "respondent_type",
-        Kind::Code(CodeList::RespondentType),
-        true,
+        Kind::CodeSet(CodeList::RespondentType),
+        false,
     ),
     c("scale_min", Integer, true),
     c("scale_max", Integer, true),
@@ -186,6 +186,9 @@ pub enum Kind {
     Date,
     /// A value from a closed list, after the pipeline's codebook is applied.
     Code(CodeList),
+    /// Several values of a closed list (`student; staff`), or blank or `any` for all of them;
+    /// typed as the members in list order joined by `;`, null for all.
+    CodeSet(CodeList),
 }
 
 /// The closed code lists. Those whose members come from the pipeline definition (windows,

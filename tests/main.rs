@@ -11,6 +11,7 @@ mod pipeline_definition;
 mod privacy;
 mod publishing;
 mod quarantine_reasons;
+mod real_layouts;
 mod render;
 mod sample_district;
 mod shipped_pipelines;

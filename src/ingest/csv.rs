@@ -15,6 +15,9 @@ pub struct Csv {
     /// The byte at which each record starts, the header's first.
     offsets: Vec<usize>,
     pub header: Vec<String>,
+    /// A file without a header: the header line made up for it (fields named by position,
+    /// `1`, `2`, …), and the first record is data.
+    made_up_head: Option<Vec<u8>>,
     /// Every value is already trimmed, with blanks as nulls (see `Scan::trimmed`).
     pub trimmed: bool,
 }
@@ -38,6 +41,9 @@ impl Csv {
 
     /// The header record with what follows it up to the first data row.
     fn head(&self) -> &[u8] {
+        if let Some(head) = &self.made_up_head {
+            return head;
+        }
         let end = self.offsets.get(1).copied().unwrap_or(self.text.len());
         &self.text.as_bytes()[self.offsets[0]..end]
     }
@@ -116,16 +122,37 @@ pub fn open(input: &Input, path: &Path, bytes: Vec<u8>) -> Result<Csv, IngestErr
         format: "CSV",
         message,
     };
-    let scan = scan(text.as_bytes(), input.delimiter).map_err(malformed)?;
-    super::check_header(&scan.header).map_err(malformed)?;
+    let mut scan = scan(text.as_bytes(), input.delimiter).map_err(|m| {
+        malformed(if input.header {
+            m
+        } else {
+            m.replace("but the header has", "but the first line has")
+        })
+    })?;
     if scan.starts.is_empty() {
         return Err(malformed("the file is empty (no header row)".into()));
+    }
+    let mut made_up_head = None;
+    if input.header {
+        super::check_header(&scan.header).map_err(malformed)?;
+    } else {
+        // Every record is data: a header naming the fields by position goes before them.
+        let names: Vec<String> = (1..=scan.header.len()).map(|i| i.to_string()).collect();
+        let mut head = names
+            .join(&(input.delimiter as char).to_string())
+            .into_bytes();
+        head.push(b'\n');
+        made_up_head = Some(head);
+        scan.header = names;
+        scan.starts.insert(0, 0);
+        scan.offsets.insert(0, 0);
     }
     Ok(Csv {
         text,
         starts: scan.starts,
         offsets: scan.offsets,
         header: scan.header,
+        made_up_head,
         trimmed: scan.trimmed,
     })
 }

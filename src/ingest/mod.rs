@@ -8,6 +8,7 @@ mod parquet;
 mod xlsx;
 
 use crate::canonical::Table;
+use crate::pipeline::layout::{ColumnSource, Field, FlagRule};
 use crate::pipeline::plan::{Encoding, Format, Input, Plan};
 use crate::progress::Progress;
 use polars::prelude::*;
@@ -26,6 +27,8 @@ pub const SEQ_COL: &str = "__seq";
 pub struct RawTable {
     pub table: Table,
     pub files: Vec<FileRead>,
+    /// What the layout check found worth saying (see `layout_notes`), for the quality page.
+    pub notes: Vec<String>,
     input: Input,
     sources: Vec<Source>,
 }
@@ -47,8 +50,12 @@ struct Source {
     path: PathBuf,
     file_index: usize,
     rows: usize,
-    /// For each canonical column, the file's column it comes from (by position), if any.
-    columns: Vec<(&'static str, Option<usize>)>,
+    /// For each canonical column, where in the file its values come from.
+    columns: Vec<(&'static str, Origin)>,
+    /// The row filters, by the file's column each reads.
+    keeps: Vec<(usize, Vec<String>, String)>,
+    /// Students at testing: the file's column with each test's date.
+    when: Option<usize>,
     body: Body,
 }
 
@@ -213,6 +220,8 @@ pub enum IngestError {
         /// The vendor names looked for (with their canonical names when different).
         missing: Vec<String>,
         present: Vec<String>,
+        /// Every name the layout's known headers use (empty without a preset).
+        known: Vec<String>,
     },
     #[error("the {table} extract `{}` cannot be parsed as {format}: {message}", path.display())]
     Malformed {
@@ -241,27 +250,74 @@ impl IngestError {
                 table,
                 present,
                 missing,
+                known,
                 ..
             } => {
                 let present_refs: Vec<&str> = present.iter().map(String::as_str).collect();
+                // The names each missing entry looks for: those in backticks before any
+                // "(canonical ...)".
+                let wanted = |m: &str| -> Vec<String> {
+                    let names = m.split(" (canonical").next().unwrap_or(m);
+                    names
+                        .split('`')
+                        .skip(1)
+                        .step_by(2)
+                        .map(str::to_string)
+                        .collect()
+                };
+                // A missing column was probably renamed to a column no known header has (or,
+                // without a preset, to any column): one whose name holds its name, or is a
+                // few letters from it.
+                let unknown: Vec<&String> = present
+                    .iter()
+                    .filter(|p| !known.iter().any(|k| normal_name(k) == normal_name(p)))
+                    .collect();
+                let candidates: Vec<&str> = if known.is_empty() {
+                    present_refs.clone()
+                } else {
+                    unknown.iter().map(|s| s.as_str()).collect()
+                };
                 let guesses: Vec<String> = missing
                     .iter()
                     .filter_map(|m| {
-                        let vendor = m.split(' ').next().unwrap_or(m).trim_matches('`');
-                        crate::pipeline::problems::did_you_mean(vendor, &present_refs)
-                            .map(|g| format!("`{g}` for `{vendor}`"))
+                        wanted(m).iter().find_map(|vendor| {
+                            let v = normal_name(vendor);
+                            candidates
+                                .iter()
+                                .find(|c| {
+                                    let c = normal_name(c);
+                                    c != v && (c.contains(&v) || v.contains(&c))
+                                })
+                                .copied()
+                                .or_else(|| {
+                                    crate::pipeline::problems::did_you_mean(vendor, &candidates)
+                                })
+                                .map(|g| format!("`{g}` for `{vendor}`"))
+                        })
                     })
                     .collect();
-                let mut hint = format!(
-                    "the file has columns {}; map vendor names under `[inputs.{table}.columns]`",
-                    present
-                        .iter()
-                        .map(|p| format!("`{p}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                let mut hint = if known.is_empty() {
+                    format!(
+                        "the file has columns {}; map vendor names under `[inputs.{table}.columns]`",
+                        present
+                            .iter()
+                            .map(|p| format!("`{p}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                } else {
+                    let new: Vec<String> = unknown.iter().map(|p| format!("`{p}`")).collect();
+                    format!(
+                        "the file's header matches none of the layout's known headers{}; map the column under `[inputs.{table}.columns]`",
+                        if new.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (columns no known header has: {})", new.join(", "))
+                        }
+                    )
+                };
                 if !guesses.is_empty() {
-                    hint.push_str(&format!(" (did you mean {}?)", guesses.join(", ")));
+                    hint.push_str(&format!(" (renamed? did you mean {}?)", guesses.join(", ")));
                 }
                 Some(hint)
             }
@@ -288,18 +344,195 @@ pub fn ingest(plan: &Plan) -> Result<Vec<RawTable>, IngestError> {
 
 /// Read every input of the plan, showing the bytes of each file read.
 pub fn ingest_with(plan: &Plan, progress: &Progress) -> Result<Vec<RawTable>, IngestError> {
-    plan.inputs
-        .iter()
-        .map(|input| read_input(input, progress))
+    // A table built from another input's file is opened after it, so a file whose layout
+    // drifted is reported for the table it is given for.
+    let (own, derived): (Vec<&Input>, Vec<&Input>) =
+        plan.inputs.iter().partition(|i| i.derived_from.is_none());
+    own.into_iter()
+        .chain(derived)
+        .map(|input| open(input, plan.validation.chunk_rows, progress))
         .collect()
+}
+
+/// Open one input: read its files, or build it from another input's (students at testing).
+pub fn open(
+    input: &Input,
+    chunk_rows: usize,
+    progress: &Progress,
+) -> Result<RawTable, IngestError> {
+    match input.derived_from {
+        Some(_) => at_testing(input, chunk_rows, progress),
+        None => read_input(input, progress),
+    }
+}
+
+/// The students table from the demographics in the assessments extract, one row per student
+/// and school year. When a student's counted tests (those no filter excludes) disagree on
+/// any demographic or the school, the latest test (by test date, then the later row of the
+/// file) gives the row, and the students concerned are counted in a note.
+fn at_testing(
+    input: &Input,
+    chunk_rows: usize,
+    progress: &Progress,
+) -> Result<RawTable, IngestError> {
+    let tests = read_input(input, progress)?;
+    let _building = progress.spinner(format!(
+        "building students at testing from {} test rows",
+        crate::thousands(tests.rows())
+    ));
+    let mut frames = Vec::new();
+    for chunk in tests.chunks(chunk_rows) {
+        let mut frame = tests.read(&chunk)?;
+        if frame.column(EXCLUDED_COL).is_ok() {
+            frame = frame
+                .lazy()
+                .filter(col(EXCLUDED_COL).is_null())
+                .collect()
+                .map_err(|e| internal(input, e))?;
+        }
+        frames.push(frame.lazy());
+    }
+    let canonical: Vec<&str> = input.table.columns().iter().map(|c| c.name).collect();
+    let key = ["student_id", "school_year"];
+    let when = if tests.sources.iter().any(|s| s.when.is_some()) {
+        col(WHEN_COL)
+    } else {
+        lit(NULL).cast(DataType::String)
+    };
+    let all = concat(frames, UnionArgs::default())
+        .and_then(|lf| {
+            lf.with_column(when.alias(WHEN_COL))
+                .sort_by_exprs(
+                    [
+                        col("student_id"),
+                        col("school_year"),
+                        col(WHEN_COL),
+                        col(SEQ_COL),
+                    ],
+                    SortMultipleOptions::default()
+                        .with_nulls_last(false)
+                        .with_maintain_order(true),
+                )
+                .collect()
+        })
+        .map_err(|e| internal(input, e))?;
+    let demographics: Vec<Expr> = canonical
+        .iter()
+        .filter(|c| !key.contains(c))
+        .map(|c| col(*c).fill_null(lit("")))
+        .collect();
+    let grouped = all
+        .clone()
+        .lazy()
+        .group_by_stable([col("student_id"), col("school_year")])
+        .agg([
+            concat_str(demographics, "\u{1f}", false)
+                .n_unique()
+                .alias("__versions"),
+            len().alias("__tests"),
+        ])
+        .collect()
+        .map_err(|e| internal(input, e))?;
+    let disagree = grouped
+        .column("__versions")
+        .and_then(|c| c.cast(&DataType::UInt64))
+        .map_err(|e| internal(input, e))?
+        .u64()
+        .map(|ca| ca.iter().flatten().filter(|&v| v > 1).count())
+        .unwrap_or(0);
+    let chosen = all
+        .lazy()
+        .group_by_stable([col("student_id"), col("school_year")])
+        .agg([all_but(&key).last()])
+        .collect()
+        .map_err(|e| internal(input, e))?;
+    let mut notes = tests.notes.clone();
+    notes.push(format!(
+        "students: built at testing from {} counted test rows of the assessments extract: {} students and school years{}",
+        crate::thousands(all_height(&grouped)),
+        crate::thousands(chosen.height()),
+        if disagree == 0 {
+            String::new()
+        } else {
+            format!(
+                "; for {} of them the tests disagree on a demographic or the school, and the latest test (by test date, then the later row of the file) gives the row",
+                crate::thousands(disagree)
+            )
+        }
+    ));
+    // One source per file the chosen rows come from, so each keeps its file and line.
+    let mut sources = Vec::new();
+    for s in &tests.sources {
+        let path = s.path.display().to_string();
+        let part = chosen
+            .clone()
+            .lazy()
+            .filter(col(FILE_COL).eq(lit(path)))
+            .collect()
+            .map_err(|e| internal(input, e))?;
+        if part.height() == 0 {
+            continue;
+        }
+        let lines: Vec<i64> = part
+            .column(LINE_COL)
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(|e| internal(input, e))?
+            .i64()
+            .map_err(|e| internal(input, e))?
+            .iter()
+            .map(|l| l.unwrap_or(0))
+            .collect();
+        let frame = part
+            .select(canonical.iter().copied())
+            .map_err(|e| internal(input, e))?;
+        sources.push(Source {
+            path: s.path.clone(),
+            file_index: s.file_index,
+            rows: frame.height(),
+            columns: canonical
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (*c, Origin::At(i)))
+                .collect(),
+            keeps: Vec::new(),
+            when: None,
+            body: Body::Frame(frame, lines),
+        });
+    }
+    Ok(RawTable {
+        table: input.table,
+        files: Vec::new(),
+        notes,
+        input: input.clone(),
+        sources,
+    })
+}
+
+/// Every column but `but`.
+fn all_but(but: &[&str]) -> Expr {
+    all()
+        .exclude_cols(but.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .as_expr()
+}
+
+/// Tests behind the grouped students: the sum of `__tests`.
+fn all_height(grouped: &DataFrame) -> usize {
+    grouped
+        .column("__tests")
+        .and_then(|c| c.cast(&DataType::UInt64))
+        .ok()
+        .and_then(|c| c.u64().ok().map(|ca| ca.sum().unwrap_or(0) as usize))
+        .unwrap_or(0)
 }
 
 /// Check that every input exists, decodes, has its required columns and parses. Each file
 /// is read whole, so an undecodable byte or a broken quote anywhere is found now, not at night.
 pub fn check_inputs(plan: &Plan, progress: &Progress) -> Result<Vec<FileRead>, IngestError> {
     let mut out = Vec::new();
-    for input in &plan.inputs {
-        let raw = read_input(input, progress)?;
+    let (own, derived): (Vec<&Input>, Vec<&Input>) =
+        plan.inputs.iter().partition(|i| i.derived_from.is_none());
+    for input in own.into_iter().chain(derived) {
+        let raw = open(input, plan.validation.chunk_rows, progress)?;
         for chunk in raw.chunks(plan.validation.chunk_rows) {
             raw.read(&chunk)?;
         }
@@ -311,6 +544,7 @@ pub fn check_inputs(plan: &Plan, progress: &Progress) -> Result<Vec<FileRead>, I
 /// Open one input (all its files).
 pub fn read_input(input: &Input, progress: &Progress) -> Result<RawTable, IngestError> {
     let mut sources = Vec::new();
+    let mut notes = Vec::new();
     let mut files = Vec::new();
     for (file_index, path) in input.paths.iter().enumerate() {
         let bytes = read_bytes(input.table, path, progress)?;
@@ -346,7 +580,8 @@ pub fn read_input(input: &Input, progress: &Progress) -> Result<RawTable, Ingest
                 "the file is damaged or not in this format (the reader stopped at `{at}`)"
             )))
         })?;
-        let columns = map_columns(input, path, &header)?;
+        let (columns, keeps) = map_columns(input, path, &header)?;
+        notes.extend(layout_notes(input, path, &header));
         let rows = match &body {
             Body::Csv(c) => c.rows(),
             Body::Parquet(p) => p.rows(),
@@ -370,11 +605,17 @@ pub fn read_input(input: &Input, progress: &Progress) -> Result<RawTable, Ingest
             file_index,
             rows,
             columns,
+            keeps,
+            when: match &input.when {
+                Some(ColumnSource::Field(f)) => find_field(f, &header),
+                _ => None,
+            },
             body,
         });
     }
     Ok(RawTable {
         table: input.table,
+        notes,
         files,
         input: input.clone(),
         sources,
@@ -500,50 +741,257 @@ pub fn check_header(names: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Where each canonical column is in a file's header (by exact name, else by trimmed name
-/// in any letter case); a required column missing stops the run.
+/// Where a canonical column's values come from in one file (see [`ColumnSource`]), by the
+/// position of the file's columns.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// Not in the file: null.
+    Absent,
+    At(usize),
+    Constant(String),
+    SchoolYearOf(usize),
+    SchoolYearEnding(usize),
+    MonthOf(usize),
+    Concat(Vec<usize>),
+    Flags {
+        flags: Vec<(String, usize)>,
+        rule: FlagRule,
+        otherwise: Option<usize>,
+    },
+}
+
+impl Origin {
+    /// The file's columns it reads.
+    fn reads(&self) -> Vec<usize> {
+        match self {
+            Origin::Absent | Origin::Constant(_) => Vec::new(),
+            Origin::At(i) | Origin::SchoolYearOf(i) | Origin::SchoolYearEnding(i) => vec![*i],
+            Origin::MonthOf(i) => vec![*i],
+            Origin::Concat(is) => is.clone(),
+            Origin::Flags {
+                flags, otherwise, ..
+            } => flags.iter().map(|(_, i)| *i).chain(*otherwise).collect(),
+        }
+    }
+}
+
+/// A header name as matched: trimmed, spaces and underscores dropped, in lower case
+/// (`Student ID`, `student_id` and `StudentID` are one name).
+pub fn normal_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Where a field is in a header: a name exactly, else the first of its names that matches
+/// after normalising (see [`normal_name`]); a position as given.
+pub fn find_field(field: &Field, present: &[String]) -> Option<usize> {
+    match field {
+        Field::Position(p) => (*p < present.len()).then_some(*p),
+        Field::Names(names) => names
+            .iter()
+            .find_map(|n| present.iter().position(|p| p == n))
+            .or_else(|| {
+                names.iter().find_map(|n| {
+                    let n = normal_name(n);
+                    present.iter().position(|p| normal_name(p) == n)
+                })
+            }),
+    }
+}
+
+/// Where each canonical column and each row filter's column is in a file's header; a
+/// required column (or a filter's column) missing stops the run.
+#[allow(clippy::type_complexity)]
 fn map_columns(
     input: &Input,
     path: &Path,
     present: &[String],
-) -> Result<Vec<(&'static str, Option<usize>)>, IngestError> {
-    let find = |vendor: &str| -> Option<usize> {
-        present
-            .iter()
-            .position(|p| p.as_str() == vendor)
-            .or_else(|| {
-                present
-                    .iter()
-                    .position(|p| p.trim().eq_ignore_ascii_case(vendor))
-            })
-    };
+) -> Result<
+    (
+        Vec<(&'static str, Origin)>,
+        Vec<(usize, Vec<String>, String)>,
+    ),
+    IngestError,
+> {
     let mut missing = Vec::new();
     let mut columns = Vec::new();
-    for col_def in input.table.columns() {
-        let vendor = input.vendor_name(col_def.name);
-        let at = find(vendor);
-        if at.is_none() && col_def.required {
-            missing.push(if vendor == col_def.name {
-                format!("`{vendor}`")
-            } else {
-                format!("`{vendor}` (canonical `{}`)", col_def.name)
+    let mut want = |field: &Field, canonical: Option<&str>, required: bool| -> Option<usize> {
+        let at = find_field(field, present);
+        if at.is_none() && required {
+            let named = match field {
+                Field::Names(names) => names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                Field::Position(p) => format!(
+                    "column {} (the file has {} column{})",
+                    p + 1,
+                    present.len(),
+                    if present.len() == 1 { "" } else { "s" }
+                ),
+            };
+            missing.push(match canonical {
+                Some(c) if field.label() != c => format!("{named} (canonical `{c}`)"),
+                _ => named,
             });
         }
-        columns.push((col_def.name, at));
+        at
+    };
+    for col_def in input.table.columns() {
+        let name = col_def.name;
+        let required = col_def.required;
+        let origin = match input.source(name) {
+            None => Origin::Absent,
+            Some(ColumnSource::Constant(v)) => Origin::Constant(v.clone()),
+            Some(ColumnSource::Field(f)) => {
+                want(f, Some(name), required).map_or(Origin::Absent, Origin::At)
+            }
+            Some(ColumnSource::SchoolYearOf(f)) => {
+                want(f, Some(name), required).map_or(Origin::Absent, Origin::SchoolYearOf)
+            }
+            Some(ColumnSource::SchoolYearEnding(f)) => {
+                want(f, Some(name), required).map_or(Origin::Absent, Origin::SchoolYearEnding)
+            }
+            Some(ColumnSource::MonthOf(f)) => {
+                want(f, Some(name), required).map_or(Origin::Absent, Origin::MonthOf)
+            }
+            Some(ColumnSource::Concat(fs)) => {
+                let at: Vec<Option<usize>> =
+                    fs.iter().map(|f| want(f, Some(name), required)).collect();
+                match at.into_iter().collect::<Option<Vec<usize>>>() {
+                    Some(at) => Origin::Concat(at),
+                    None => Origin::Absent,
+                }
+            }
+            Some(ColumnSource::Flags(rule)) => {
+                let flags: Vec<(String, Option<usize>)> = rule
+                    .flags
+                    .iter()
+                    .map(|(code, f)| (code.clone(), want(f, Some(name), required)))
+                    .collect();
+                let otherwise = rule
+                    .otherwise
+                    .as_ref()
+                    .and_then(|f| want(f, Some(name), false));
+                if flags.iter().all(|(_, at)| at.is_some()) {
+                    Origin::Flags {
+                        flags: flags
+                            .into_iter()
+                            .filter_map(|(c, at)| at.map(|at| (c, at)))
+                            .collect(),
+                        rule: rule.clone(),
+                        otherwise,
+                    }
+                } else {
+                    Origin::Absent
+                }
+            }
+        };
+        columns.push((name, origin));
     }
+    let keeps = input
+        .keep
+        .iter()
+        .filter_map(|k| {
+            want(&k.field, None, true).map(|at| {
+                (
+                    at,
+                    k.values.iter().map(|v| v.trim().to_lowercase()).collect(),
+                    k.reason.clone(),
+                )
+            })
+        })
+        .collect();
     if !missing.is_empty() {
         return Err(IngestError::MissingColumns {
             table: input.table,
             path: path.to_path_buf(),
             missing,
             present: present.to_vec(),
+            known: known_names(input),
         });
     }
-    Ok(columns)
+    Ok((columns, keeps))
+}
+
+/// A header checked against the layout's known headers: which it is, or the columns no known
+/// header has (a layout that drifted; the run goes on, since every column it needs is there).
+fn layout_notes(input: &Input, path: &Path, header: &[String]) -> Vec<String> {
+    if input.known_headers.is_empty() || !input.header {
+        return Vec::new();
+    }
+    let norm: Vec<String> = header.iter().map(|h| normal_name(h)).collect();
+    let file = path.file_name().map_or(path.display().to_string(), |n| {
+        n.to_string_lossy().into_owned()
+    });
+    if let Some(known) = input.known_headers.iter().find(|k| {
+        k.names.len() == header.len()
+            && k.names.iter().zip(&norm).all(|(a, b)| normal_name(a) == *b)
+    }) {
+        return vec![format!(
+            "{} `{file}`: the {} layout of {}",
+            input.table,
+            input.preset.as_deref().unwrap_or("known"),
+            known.label
+        )];
+    }
+    let known = known_names(input);
+    let known_norm: std::collections::BTreeSet<String> =
+        known.iter().map(|k| normal_name(k)).collect();
+    let new: Vec<String> = header
+        .iter()
+        .filter(|h| !known_norm.contains(&normal_name(h)))
+        .map(|h| format!("`{}`", h.trim()))
+        .collect();
+    let closest = input
+        .known_headers
+        .iter()
+        .max_by_key(|k| {
+            k.names
+                .iter()
+                .filter(|n| norm.contains(&normal_name(n)))
+                .count()
+        })
+        .map(|k| k.label.clone())
+        .unwrap_or_default();
+    let mut note = format!(
+        "{} `{file}`: the header ({} columns) matches none of the {} layout's known headers (closest: {closest})",
+        input.table,
+        header.len(),
+        input.preset.as_deref().unwrap_or("known")
+    );
+    if new.is_empty() {
+        note.push_str("; its columns are all known, in another order or number");
+    } else {
+        note.push_str(&format!(
+            "; column{} no known header has: {}",
+            if new.len() == 1 { "" } else { "s" },
+            new.join(", ")
+        ));
+    }
+    vec![note]
+}
+
+/// Every column name the input's preset has seen in the layout's known headers.
+fn known_names(input: &Input) -> Vec<String> {
+    let mut names: Vec<String> = input
+        .known_headers
+        .iter()
+        .flat_map(|h| h.names.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Rename a file's columns to canonical ones and turn every value into trimmed text with
-/// blanks as nulls (unless the reader found it so already), with file, line and order.
+/// blanks as nulls (unless the reader found it so already), derive the columns that come from
+/// rules, apply the extract's own codes, mark rows its filters exclude (`EXCLUDED_COL`), and
+/// add file, line and order.
 fn to_canonical(
     input: &Input,
     source: &Source,
@@ -553,27 +1001,43 @@ fn to_canonical(
     trimmed: bool,
 ) -> Result<DataFrame, IngestError> {
     let names = frame.get_column_names_owned();
+    let text_of = |at: usize| -> Option<Expr> {
+        let actual = names.get(at)?;
+        let text = col(actual.clone()).cast(DataType::String);
+        let tidy = frame
+            .column(actual)
+            .ok()
+            .and_then(|c| c.str().ok())
+            .is_some_and(is_tidy);
+        Some(if trimmed || tidy {
+            text
+        } else {
+            text.str().strip_chars(lit(NULL)).pipe_blank_to_null()
+        })
+    };
+    // The file's columns that rules and filters read, as tidy text under `__f<i>`.
+    let mut wanted: Vec<usize> = source
+        .columns
+        .iter()
+        .filter(|(_, o)| !matches!(o, Origin::At(_)))
+        .flat_map(|(_, o)| o.reads())
+        .chain(source.keeps.iter().map(|(at, _, _)| *at))
+        .chain(source.when)
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     let mut exprs = Vec::new();
-    for (name, at) in &source.columns {
-        exprs.push(
-            match at.and_then(|i| names.get(i)) {
-                Some(actual) => {
-                    let text = col(actual.clone()).cast(DataType::String);
-                    let tidy = frame
-                        .column(actual)
-                        .ok()
-                        .and_then(|c| c.str().ok())
-                        .is_some_and(is_tidy);
-                    if trimmed || tidy {
-                        text
-                    } else {
-                        text.str().strip_chars(lit(NULL)).pipe_blank_to_null()
-                    }
-                }
-                None => lit(NULL).cast(DataType::String),
-            }
-            .alias(*name),
-        );
+    for (name, origin) in &source.columns {
+        if let Origin::At(at) = origin
+            && let Some(e) = text_of(*at)
+        {
+            exprs.push(e.alias(*name));
+        }
+    }
+    for &at in &wanted {
+        if let Some(e) = text_of(at) {
+            exprs.push(e.alias(format!("__f{at}")));
+        }
     }
     exprs.push(lit(source.path.display().to_string()).alias(FILE_COL));
     let mut out = frame
@@ -581,6 +1045,143 @@ fn to_canonical(
         .select(exprs)
         .collect()
         .map_err(|e| internal(input, e))?;
+    let n = out.height();
+    let field = |out: &DataFrame, at: usize| -> StringChunked {
+        out.column(&format!("__f{at}"))
+            .ok()
+            .and_then(|c| c.str().ok().cloned())
+            .unwrap_or_else(|| StringChunked::full_null("".into(), n))
+    };
+    let mut derived: Vec<Column> = Vec::new();
+    for (name, origin) in &source.columns {
+        let values: Option<StringChunked> = match origin {
+            Origin::At(_) => None,
+            Origin::Absent => Some(StringChunked::full_null("".into(), n)),
+            Origin::Constant(v) => Some(StringChunked::full("".into(), v.as_str(), n)),
+            Origin::SchoolYearOf(at) => Some(map_text(&field(&out, *at), |s| {
+                let (y, m) = year_month(s)?;
+                let start = if m >= 7 { y } else { y - 1 };
+                Some(crate::canonical::SchoolYear(start).to_string())
+            })),
+            Origin::SchoolYearEnding(at) => Some(map_text(&field(&out, *at), |s| {
+                let y: i32 = s.parse().ok().filter(|y| (1900..=2200).contains(y))?;
+                Some(crate::canonical::SchoolYear(y - 1).to_string())
+            })),
+            Origin::MonthOf(at) => Some(map_text(&field(&out, *at), |s| {
+                year_month(s).map(|(_, m)| m.to_string())
+            })),
+            Origin::Concat(ats) => {
+                let parts: Vec<StringChunked> = ats.iter().map(|&a| field(&out, a)).collect();
+                Some(
+                    (0..n)
+                        .map(|i| {
+                            parts
+                                .iter()
+                                .map(|p| p.get(i))
+                                .collect::<Option<Vec<&str>>>()
+                                .map(|v| v.concat())
+                        })
+                        .collect(),
+                )
+            }
+            Origin::Flags {
+                flags,
+                rule,
+                otherwise,
+            } => {
+                let cols: Vec<StringChunked> = flags.iter().map(|(_, a)| field(&out, *a)).collect();
+                let other = otherwise.map(|a| field(&out, a));
+                let yes: Vec<String> = rule.yes.iter().map(|y| y.to_lowercase()).collect();
+                let is_yes = |v: Option<&str>| {
+                    v.is_some_and(|v| yes.iter().any(|y| y.eq_ignore_ascii_case(v)))
+                };
+                Some(
+                    (0..n)
+                        .map(|i| {
+                            let set: Vec<&str> = flags
+                                .iter()
+                                .zip(&cols)
+                                .filter(|(_, c)| is_yes(c.get(i)))
+                                .map(|((code, _), _)| code.as_str())
+                                .collect();
+                            if let Some(f) = rule.first.iter().find(|f| set.contains(&f.as_str())) {
+                                return Some(f.clone());
+                            }
+                            match set.len() {
+                                0 => Some(
+                                    other
+                                        .as_ref()
+                                        .and_then(|o| o.get(i))
+                                        .map_or_else(|| rule.none.clone(), str::to_string),
+                                ),
+                                1 => Some(set[0].to_string()),
+                                _ => Some(rule.several.clone()),
+                            }
+                        })
+                        .collect(),
+                )
+            }
+        };
+        if let Some(v) = values {
+            derived.push(v.with_name((*name).into()).into_column());
+        }
+    }
+    for c in derived {
+        out.with_column(c).map_err(|e| internal(input, e))?;
+    }
+    // The extract's own codes.
+    for (column, map) in &input.codes {
+        let Ok(c) = out.column(column) else { continue };
+        let Ok(ca) = c.str() else { continue };
+        let mapped = map_text(ca, |s| {
+            Some(map.get(s).map_or(s, String::as_str).to_string())
+        });
+        out.with_column(mapped.with_name(column.as_str().into()).into_column())
+            .map_err(|e| internal(input, e))?;
+    }
+    if !source.keeps.is_empty() {
+        let excluded: StringChunked = {
+            let cols: Vec<StringChunked> = source
+                .keeps
+                .iter()
+                .map(|(at, _, _)| field(&out, *at))
+                .collect();
+            (0..n)
+                .map(|i| {
+                    source
+                        .keeps
+                        .iter()
+                        .zip(&cols)
+                        .find_map(|((_, values, reason), c)| {
+                            let v = c.get(i).map(str::to_lowercase);
+                            (!v.is_some_and(|v| values.contains(&v))).then(|| reason.as_str())
+                        })
+                })
+                .collect()
+        };
+        out.with_column(excluded.with_name(EXCLUDED_COL.into()).into_column())
+            .map_err(|e| internal(input, e))?;
+    }
+    let mut order: Vec<PlSmallStr> = source.columns.iter().map(|(n, _)| (*n).into()).collect();
+    // A header-less file's optional columns not given are absent from `source.columns`.
+    for def in input.table.columns() {
+        if !order.iter().any(|o| o == def.name) {
+            out.with_column(StringChunked::full_null(def.name.into(), n).into_column())
+                .map_err(|e| internal(input, e))?;
+            order.push(def.name.into());
+        }
+    }
+    if let Some(at) = source.when {
+        let when = map_text(&field(&out, at), sortable_date);
+        out.with_column(when.with_name(WHEN_COL.into()).into_column())
+            .map_err(|e| internal(input, e))?;
+        order.push(WHEN_COL.into());
+    }
+    order.push(FILE_COL.into());
+    if !source.keeps.is_empty() {
+        order.push(EXCLUDED_COL.into());
+    }
+    let mut out = out.select(order).map_err(|e| internal(input, e))?;
     out.with_column(Column::new(LINE_COL.into(), lines))
         .and_then(|df| df.with_column(Column::new(SEQ_COL.into(), seqs)))
         .map_err(|e| internal(input, e))?;
@@ -588,6 +1189,53 @@ fn to_canonical(
     // make every later step gather across them and copy.
     out.rechunk_mut_par();
     Ok(out)
+}
+
+/// Students at testing: each test's date as `YYYYMMDD`, so text order is date order.
+const WHEN_COL: &str = "__when";
+
+/// A date as `YYYYMMDD` (see [`year_month`] for what is read).
+fn sortable_date(s: &str) -> Option<String> {
+    let (y, m) = year_month(s)?;
+    let date = s.trim().split([' ', 'T']).next()?;
+    let day: u32 = if let Some((_, rest)) = date.split_once('-') {
+        rest.split('-').nth(1)?.parse().ok()?
+    } else if let Some((_, rest)) = date.split_once('/') {
+        rest.split('/').next()?.parse().ok()?
+    } else {
+        date[6..8].parse().ok()?
+    };
+    Some(format!("{y:04}{m:02}{day:02}"))
+}
+
+/// Rows the file's own filters exclude: the filter's reason, null for rows kept.
+pub const EXCLUDED_COL: &str = "__excluded";
+
+/// A text column mapped value by value (nulls stay null).
+fn map_text(ca: &StringChunked, f: impl Fn(&str) -> Option<String>) -> StringChunked {
+    ca.iter().map(|v| v.and_then(&f)).collect()
+}
+
+/// The year and month of a date written YYYY-MM-DD, YYYYMMDD or M/D/YYYY (a time after it is
+/// ignored); `None` when it is none of these.
+pub fn year_month(s: &str) -> Option<(i32, u32)> {
+    let s = s.trim();
+    let date = s.split([' ', 'T']).next()?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let (y, m): (&str, &str) = if let Some((y, rest)) = date.split_once('-') {
+        (y, rest.split('-').next()?)
+    } else if let Some((m, rest)) = date.split_once('/') {
+        (rest.split('/').nth(1)?, m)
+    } else if date.len() == 8 && digits(date) {
+        (&date[..4], &date[4..6])
+    } else {
+        return None;
+    };
+    if !(digits(y) && y.len() == 4 && digits(m) && m.len() <= 2) {
+        return None;
+    }
+    let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+    (1..=12).contains(&m).then_some((y, m))
 }
 
 /// Whether no value of a text column is blank or has white space at either end, so the

@@ -2,6 +2,7 @@
 //! resolve that into a checked `Plan` (what the stages run). Every problem in the file is
 //! reported in one go, each naming its key, line and column.
 
+pub mod layout;
 pub mod plan;
 pub mod presets;
 pub mod problems;

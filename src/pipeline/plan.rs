@@ -2,6 +2,7 @@
 //! reference is checked (windows, scales, subjects, groups, constructs), defaults are filled in,
 //! and paths are made absolute. Later stages see only a `Plan`.
 
+use super::layout::{self, ColumnSource, Field, Keep, KnownHeader};
 use super::presets;
 use super::problems::Collector;
 use super::spec::{self, Spec};
@@ -60,17 +61,41 @@ pub struct Input {
     pub delimiter: u8,
     pub encoding: Encoding,
     pub sheet: Option<String>,
-    /// canonical name -> vendor name, for every canonical column of the table.
-    pub columns: Vec<(String, String)>,
+    /// Whether the file's first row names its columns.
+    pub header: bool,
+    /// The layout preset it starts from, if any.
+    pub preset: Option<String>,
+    /// Where each canonical column of the table comes from, in the table's order.
+    pub columns: Vec<(String, ColumnSource)>,
+    /// The extract's own codes per canonical column (vendor value -> canonical value).
+    pub codes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Rows the file marks as not counted.
+    pub keep: Vec<Keep>,
+    /// Headers the preset knows, for drift reports.
+    pub known_headers: Vec<KnownHeader>,
+    /// Built from another input's rows (students from the assessments' demographics at
+    /// testing): one row per student and school year, and the column the latest test is
+    /// picked by.
+    pub derived_from: Option<Table>,
+    /// Students built at testing: the date each test was taken, to pick the latest.
+    pub when: Option<ColumnSource>,
 }
 
 impl Input {
-    /// The vendor column name for a canonical column.
-    pub fn vendor_name<'a>(&'a self, canonical: &'a str) -> &'a str {
+    /// How messages and the quarantine name the source of a canonical column.
+    pub fn vendor_name(&self, canonical: &str) -> String {
         self.columns
             .iter()
             .find(|(c, _)| c == canonical)
-            .map_or(canonical, |(_, v)| v.as_str())
+            .map_or(canonical.to_string(), |(_, s)| s.label())
+    }
+
+    /// Where a canonical column comes from.
+    pub fn source(&self, canonical: &str) -> Option<&ColumnSource> {
+        self.columns
+            .iter()
+            .find(|(c, _)| c == canonical)
+            .map(|(_, s)| s)
     }
 }
 
@@ -1025,7 +1050,7 @@ const ENCODINGS: &[&str] = &["utf-8", "windows-1252", "latin-1"];
 const DELIMITERS: &[&str] = &[",", "\\t", "tab", "^", "|", ";"];
 
 fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) -> Vec<Input> {
-    let mut out = Vec::new();
+    let mut out: Vec<Input> = Vec::new();
     let entries = [
         (Table::Schools, Some(&spec.schools)),
         (Table::Students, Some(&spec.students)),
@@ -1033,12 +1058,73 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
         (Table::SurveyItems, spec.survey_items.as_ref()),
         (Table::SurveyResponses, spec.survey_responses.as_ref()),
     ];
-    for (table, input) in entries {
-        let Some(input) = input else { continue };
+    let mut at_testing = None;
+    for (table, given) in entries {
+        let Some(given) = given else { continue };
         let key = format!("inputs.{}", table.name());
-        let raw_paths: Vec<&String> = match &input.path {
-            spec::Paths::One(p) => vec![p],
-            spec::Paths::Many(ps) => ps.iter().collect(),
+        let (input, known_headers) = match &given.preset {
+            None => (None, Vec::new()),
+            Some(name) => match layout::preset(name) {
+                None => {
+                    c.unknown(
+                        format!("{key}.preset"),
+                        "layout preset",
+                        name,
+                        &layout::preset_names(),
+                    );
+                    (None, Vec::new())
+                }
+                Some(mut preset) => match preset.tables.remove(table.name()) {
+                    None => {
+                        c.push(
+                            format!("{key}.preset"),
+                            format!(
+                                "the `{name}` layout has no {table} (it has {})",
+                                preset.tables.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        );
+                        (None, Vec::new())
+                    }
+                    Some(base) => (Some(layout::overlay(given, base)), preset.headers),
+                },
+            },
+        };
+        let input = input.as_ref().unwrap_or(given);
+        let at_testing_here = match input.demographics.as_deref() {
+            None | Some("enrollment") => false,
+            Some("at_testing") if table == Table::Students => true,
+            Some(other) if table == Table::Students => {
+                c.unknown(
+                    format!("{key}.demographics"),
+                    "demographics source",
+                    other,
+                    &["enrollment", "at_testing"],
+                );
+                false
+            }
+            Some(_) => {
+                c.push(
+                    format!("{key}.demographics"),
+                    "`demographics` applies only to `[inputs.students]`",
+                );
+                false
+            }
+        };
+        if at_testing_here {
+            if given.path.is_some() {
+                c.push_hint(
+                    format!("{key}.path"),
+                    "students built at testing come from the assessments extract, not a file of their own",
+                    Some("remove `path`, or `demographics = \"at_testing\"` to read this file"),
+                );
+            }
+            at_testing = Some((key, input_columns_only(input), known_headers));
+            continue;
+        }
+        let raw_paths: Vec<&String> = match &given.path {
+            Some(spec::Paths::One(p)) => vec![p],
+            Some(spec::Paths::Many(ps)) => ps.iter().collect(),
+            None => Vec::new(),
         };
         if raw_paths.is_empty() {
             c.push(format!("{key}.path"), "at least one path is needed");
@@ -1059,7 +1145,7 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
                 Format::Csv
             }
             None => match ext.as_str() {
-                "csv" | "txt" | "tsv" => Format::Csv,
+                "csv" | "txt" | "tsv" | "dat" => Format::Csv,
                 "parquet" | "pq" => Format::Parquet,
                 "xlsx" => Format::Xlsx,
                 _ => {
@@ -1099,10 +1185,12 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
                 Encoding::Utf8
             }
         };
+        let header = input.header.unwrap_or(true);
         if format != Format::Csv {
             for (field, set) in [
                 ("delimiter", input.delimiter.is_some()),
                 ("encoding", input.encoding.is_some()),
+                ("header", input.header.is_some()),
             ] {
                 if set {
                     c.push(
@@ -1115,36 +1203,7 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
         if input.sheet.is_some() && format != Format::Xlsx {
             c.push(format!("{key}.sheet"), "`sheet` applies only to XLSX files");
         }
-        let canonical: Vec<&str> = table.columns().iter().map(|col| col.name).collect();
-        let mut vendors: BTreeMap<&str, &str> = BTreeMap::new();
-        for (canon, vendor) in &input.columns {
-            if !canonical.contains(&canon.as_str()) {
-                c.unknown(
-                    format!("{key}.columns.{canon}"),
-                    &format!("{} column", table.name()),
-                    canon,
-                    &canonical,
-                );
-            }
-            if let Some(prev) = vendors.insert(vendor.as_str(), canon.as_str()) {
-                c.push(
-                    format!("{key}.columns.{canon}"),
-                    format!("vendor column `{vendor}` is already mapped to `{prev}`"),
-                );
-            }
-        }
-        let columns = table
-            .columns()
-            .iter()
-            .map(|col| {
-                let vendor = input
-                    .columns
-                    .get(col.name)
-                    .cloned()
-                    .unwrap_or_else(|| col.name.to_string());
-                (col.name.to_string(), vendor)
-            })
-            .collect();
+        let (columns, codes, keep) = resolve_columns(table, input, &key, header, c);
         out.push(Input {
             table,
             paths,
@@ -1152,10 +1211,134 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
             delimiter,
             encoding,
             sheet: input.sheet.clone(),
+            header,
+            preset: given.preset.clone(),
             columns,
+            codes,
+            keep,
+            known_headers,
+            derived_from: None,
+            when: None,
         });
     }
+    if let Some((key, students, _)) = at_testing {
+        match out.iter().find(|i| i.table == Table::Assessments).cloned() {
+            None => c.push(
+                format!("{key}.demographics"),
+                "students at testing need `[inputs.assessments]`",
+            ),
+            Some(assessments) => {
+                let (columns, codes, _) =
+                    resolve_columns(Table::Students, &students, &key, assessments.header, c);
+                let when = assessments.source("test_date").cloned();
+                out.push(Input {
+                    table: Table::Students,
+                    preset: assessments.preset.clone(),
+                    columns,
+                    codes,
+                    derived_from: Some(Table::Assessments),
+                    when,
+                    ..assessments
+                });
+            }
+        }
+    }
+    out.sort_by_key(|i| i.table);
     out
+}
+
+/// An input spec's column map, codes and filters alone (what a derived table reads of it).
+fn input_columns_only(input: &spec::InputSpec) -> spec::InputSpec {
+    spec::InputSpec {
+        columns: input.columns.clone(),
+        codes: input.codes.clone(),
+        ..Default::default()
+    }
+}
+
+type ColumnMap = (
+    Vec<(String, ColumnSource)>,
+    BTreeMap<String, BTreeMap<String, String>>,
+    Vec<Keep>,
+);
+
+/// Where each canonical column comes from, the extract's codes and its row filters.
+fn resolve_columns(
+    table: Table,
+    input: &spec::InputSpec,
+    key: &str,
+    header: bool,
+    c: &mut Collector<'_>,
+) -> ColumnMap {
+    let canonical: Vec<&str> = table.columns().iter().map(|col| col.name).collect();
+    let mut given: BTreeMap<&str, ColumnSource> = BTreeMap::new();
+    let mut vendors: BTreeMap<String, &str> = BTreeMap::new();
+    for (canon, value) in &input.columns {
+        let at = format!("{key}.columns.{canon}");
+        if !canonical.contains(&canon.as_str()) {
+            c.unknown(&at, &format!("{} column", table.name()), canon, &canonical);
+            continue;
+        }
+        let Some(source) = layout::column_source(value, &at, header, c) else {
+            continue;
+        };
+        if let ColumnSource::Field(Field::Names(names)) = &source {
+            for n in names {
+                if let Some(prev) = vendors.insert(n.to_lowercase(), canon.as_str()) {
+                    c.push(
+                        &at,
+                        format!("vendor column `{n}` is already mapped to `{prev}`"),
+                    );
+                }
+            }
+        }
+        if let ColumnSource::Flags(_) = &source
+            && canon != "race_ethnicity"
+        {
+            c.push(&at, "flag columns give `race_ethnicity` only");
+        }
+        given.insert(
+            canonical[canonical.iter().position(|n| n == canon).unwrap_or(0)],
+            source,
+        );
+    }
+    let mut columns = Vec::new();
+    for col in table.columns() {
+        match given.remove(col.name) {
+            Some(source) => columns.push((col.name.to_string(), source)),
+            None if !header => {
+                if col.required {
+                    c.push_hint(
+                        format!("{key}.columns.{}", col.name),
+                        format!(
+                            "a file without a header needs the position of `{}`",
+                            col.name
+                        ),
+                        Some(format!(
+                            "add `{} = <position>` under `[{key}.columns]`",
+                            col.name
+                        )),
+                    );
+                }
+            }
+            None => columns.push((
+                col.name.to_string(),
+                ColumnSource::Field(Field::Names(vec![col.name.to_string()])),
+            )),
+        }
+    }
+    for column in input.codes.keys() {
+        if !canonical.contains(&column.as_str()) {
+            c.unknown(
+                format!("{key}.codes.{column}"),
+                &format!("{} column", table.name()),
+                column,
+                &canonical,
+            );
+        }
+    }
+    let keep = layout::keeps(input.keep.as_deref().unwrap_or_default(), key, header, c);
+    (columns, input.codes.clone(), keep)
 }
 
 /// `pipelines/../sample_data/x.csv` -> `sample_data/x.csv`, without touching the file system

@@ -64,7 +64,8 @@ pub struct Spec {
 pub struct InputsSpec {
     /// Schools: school_id, school_name, level, supervisor, triad (optional). Required.
     pub schools: InputSpec,
-    /// Students, one row per student per school year. Required.
+    /// Students, one row per student per school year. Required; with
+    /// `demographics = "at_testing"` it is built from the assessments extract and needs no path.
     pub students: InputSpec,
     /// Assessment scores, one row per student per test. Required.
     pub assessments: InputSpec,
@@ -76,12 +77,18 @@ pub struct InputsSpec {
 }
 
 /// One extract: where it is, how to read it, and how its columns map to canonical ones.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
+    /// A layout preset from `pipelines/presets/` (for example `caaspp_student_score_file`):
+    /// it sets the format, delimiter, encoding, column map, codes and row filters of a real
+    /// extract, and knows its header variants. Every key given here overrides the preset's,
+    /// `columns` and `codes` entry by entry. Default: none.
+    pub preset: Option<String>,
     /// Path of the file, or a list of paths read as one table (for example one per year).
-    /// Relative paths resolve against the pipeline file's folder. Required.
-    pub path: Paths,
+    /// Relative paths resolve against the pipeline file's folder. Required, except for
+    /// students built from the assessments (`demographics = "at_testing"`).
+    pub path: Option<Paths>,
     /// `csv`, `parquet` or `xlsx`. Default: from the file extension (`.csv`, `.txt`, `.tsv`
     /// are CSV).
     pub format: Option<String>,
@@ -91,12 +98,45 @@ pub struct InputSpec {
     /// CSV text encoding: `utf-8` (a byte-order mark is allowed), `windows-1252` or `latin-1`.
     /// Default: `utf-8`.
     pub encoding: Option<String>,
+    /// Whether the first row of a CSV file names its columns. With `header = false`, every
+    /// column is given by position (`student_id = 3`, counting from 1). Default: true.
+    pub header: Option<bool>,
     /// XLSX worksheet name. Default: the first sheet.
     pub sheet: Option<String>,
-    /// Canonical column name = the vendor's column name, for columns whose names differ.
-    /// Columns not listed are expected under their canonical names. Default: empty.
+    /// Where each canonical column comes from, for columns not under their canonical name:
+    /// a vendor column name (`"SSID"`); several names, the first the file has
+    /// (`["EthnicityforTesting", "ReportingEthnicity"]`); a position in a header-less file
+    /// (`3`); the same value on every row (`{ value = "spring" }`); the school year a date
+    /// falls in, July to June (`{ school_year_of = "FinalTestCompletedDate" }`); or race and
+    /// ethnicity from yes/blank flag columns (`{ flags = { HI = "HispanicorLatino", ... } }`,
+    /// see `pipelines/REFERENCE.md`). Default: empty.
     #[serde(default)]
-    pub columns: BTreeMap<String, String>,
+    pub columns: BTreeMap<String, toml::Value>,
+    /// This extract's own codes, per canonical column, applied before the pipeline's
+    /// `codebook`: `[inputs.assessments.codes.subject]` then `"01" = "ela"`. Default: empty.
+    #[serde(default)]
+    pub codes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Rows the file itself marks as not to be counted: each filter keeps a row only when its
+    /// column holds one of `values`. The others are set aside as `excluded_by_source` with the
+    /// filter's reason, counted on the quality page. Default: none (a preset's filters when
+    /// a preset is chosen).
+    pub keep: Option<Vec<KeepSpec>>,
+    /// Students only: `at_testing` builds the students table from the demographics in the
+    /// assessments extract (one row per student and school year), as the state's own
+    /// reporting does; `enrollment` (the default) reads this input's own file.
+    pub demographics: Option<String>,
+}
+
+/// A row filter: rows whose `column` is not one of `values` are excluded by the source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepSpec {
+    /// The vendor column (a name, or a position in a header-less file).
+    pub column: toml::Value,
+    /// The values that keep a row (compared after trimming, in any letter case).
+    pub values: Vec<String>,
+    /// Why the others are excluded, in words for the quality page.
+    pub reason: String,
 }
 
 /// One path or several.

@@ -351,7 +351,15 @@ struct QualityTable {
     read: String,
     accepted: String,
     quarantined: String,
+    excluded: String,
     share: String,
+}
+
+#[derive(Serialize)]
+struct QualityExcluded {
+    table: String,
+    why: String,
+    rows: String,
 }
 
 #[derive(Serialize)]
@@ -389,6 +397,9 @@ fn meaning(reason: &str) -> &'static str {
         "duplicate_superseded" => {
             "Another row for the same student and test (or item) was kept instead."
         }
+        "excluded_by_source" => {
+            "Not an error: the file itself marks the row as not counted (see the rows excluded by the file)."
+        }
         _ => "",
     }
 }
@@ -403,6 +414,7 @@ fn write_quality(req: &Request, dir: &Path, year: Option<&str>) -> anyhow::Resul
             read: thousands(t.read),
             accepted: thousands(t.accepted),
             quarantined: thousands(t.quarantined),
+            excluded: thousands(t.excluded),
             share: format!("{:.2}%", t.quarantined_pct()),
         })
         .collect();
@@ -417,6 +429,17 @@ fn write_quality(req: &Request, dir: &Path, year: Option<&str>) -> anyhow::Resul
                     rows: thousands(*n),
                     meaning: meaning(r.code()),
                 })
+            })
+        })
+        .collect();
+    let excluded: Vec<QualityExcluded> = q
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.excluded_by.iter().map(move |(why, n)| QualityExcluded {
+                table: t.table.to_string(),
+                why: why.clone(),
+                rows: thousands(*n),
             })
         })
         .collect();
@@ -447,6 +470,8 @@ fn write_quality(req: &Request, dir: &Path, year: Option<&str>) -> anyhow::Resul
             quarantine_csv => req.plan.outputs.quarantine_csv,
             tables => &tables,
             reasons => &reasons,
+            excluded => &excluded,
+            layout_notes => &q.layout_notes,
             without_demographics => format!(
                 "{} students had scores but no accepted students row for that school year ({} scores). They count in all students, in every group's comparison group (rest) and in the district roll-up, but in no other group.",
                 thousands(q.students_without_demographics),

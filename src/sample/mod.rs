@@ -7,6 +7,7 @@
 
 pub mod detection;
 mod faults;
+pub mod layouts;
 pub mod model;
 mod typed;
 mod write;

@@ -1,8 +1,9 @@
 //! Validate: type every column, check every row, and split each table into accepted rows and
 //! quarantined rows. The first failing reason wins, in the order missing_required, bad_type,
 //! unknown_code, out_of_range; only valid rows then compete as duplicates. Every quarantined
-//! row keeps its source file, line and raw values, and for every table
-//! rows read = rows accepted + rows quarantined.
+//! row keeps its source file, line and raw values. Rows an input's own filters exclude are
+//! set aside too, as `excluded_by_source`, and for every table
+//! rows read = rows accepted + rows quarantined + rows excluded.
 
 pub mod codes;
 mod duplicates;
@@ -19,7 +20,7 @@ pub use quarantine::QUARANTINE_COLUMNS;
 pub use rules::Reason;
 
 use crate::canonical::Table;
-use crate::ingest::{FILE_COL, IngestError, LINE_COL, RawTable, SEQ_COL};
+use crate::ingest::{EXCLUDED_COL, FILE_COL, IngestError, LINE_COL, RawTable, SEQ_COL};
 use crate::pipeline::Plan;
 use crate::progress::Progress;
 use polars::prelude::*;
@@ -73,6 +74,9 @@ pub struct Quality {
     pub students_without_demographics: usize,
     /// Assessment rows whose student has no accepted students row for that year.
     pub scores_without_demographics: usize,
+    /// What reading the extracts' layouts found worth saying: columns no known header has,
+    /// students whose tests disagree on their demographics.
+    pub layout_notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -80,9 +84,15 @@ pub struct TableQuality {
     pub table: String,
     pub read: usize,
     pub accepted: usize,
+    /// Rows set aside for an error (every reason but `excluded_by_source`).
     pub quarantined: usize,
+    /// Rows the file itself marks as not counted (`excluded_by_source`): kept in the
+    /// quarantine table with the filter's reason, but not errors.
+    pub excluded: usize,
     /// Reason code -> rows, in reason order, reasons with no rows left out.
     pub by_reason: BTreeMap<String, usize>,
+    /// The file's own reason -> rows it excludes.
+    pub excluded_by: BTreeMap<String, usize>,
 }
 
 impl TableQuality {
@@ -123,6 +133,7 @@ pub fn validate_with(
     let mut quality = Vec::new();
     let mut survey = None;
     let mut ids = None;
+    let mut layout_notes = Vec::new();
     let codes = Codes::of(plan);
     for table in Table::ALL {
         // Students and assessments are checked (by their ids as text, sorted in text order)
@@ -151,6 +162,7 @@ pub fn validate_with(
                 }
                 Ok(())
             })?;
+        layout_notes.extend(r.notes.iter().cloned());
         drop(r);
         let mut by_reason = BTreeMap::new();
         if quarantined.height() > 0 {
@@ -168,17 +180,41 @@ pub fn validate_with(
                 }
             }
         }
+        let excluded = by_reason
+            .get(Reason::ExcludedBySource.code())
+            .copied()
+            .unwrap_or(0);
+        let mut excluded_by = BTreeMap::new();
+        if excluded > 0 {
+            let counts = quarantined
+                .clone()
+                .lazy()
+                .filter(col("reason").eq(lit(Reason::ExcludedBySource.code())))
+                .group_by([col("detail")])
+                .agg([len().cast(DataType::UInt64).alias("n")])
+                .collect()?;
+            let whys = counts.column("detail")?.str()?.clone();
+            let ns = counts.column("n")?.u64()?.clone();
+            for (why, n) in whys.iter().zip(ns.iter()) {
+                if let (Some(why), Some(n)) = (why, n) {
+                    excluded_by.insert(why.to_string(), n as usize);
+                }
+            }
+        }
+
         let q = TableQuality {
             table: table.name().to_string(),
             read,
             accepted: accepted.rows(),
-            quarantined: quarantined.height(),
+            quarantined: quarantined.height() - excluded,
+            excluded,
             by_reason,
+            excluded_by,
         };
         assert_eq!(
             q.read,
-            q.accepted + q.quarantined,
-            "rows read = accepted + quarantined for {table}"
+            q.accepted + q.quarantined + q.excluded,
+            "rows read = accepted + quarantined + excluded for {table}"
         );
         quality.push(q);
         quarantines.push(quarantined);
@@ -210,6 +246,7 @@ pub fn validate_with(
             tables: quality,
             students_without_demographics,
             scores_without_demographics,
+            layout_notes,
         },
     })
 }
@@ -326,7 +363,13 @@ fn check_table(
     let mut invalid = Vec::new();
     let (mut done, total) = (0, r.rows());
     for chunk in r.chunks(plan.validation.chunk_rows) {
-        let frame = r.read(&chunk)?;
+        let mut frame = r.read(&chunk)?;
+        if let Some((excluded, kept)) = split_excluded(&frame)? {
+            if excluded.height() > 0 {
+                invalid.push(excluded);
+            }
+            frame = kept;
+        }
         let (accepted, rejected) = check_chunk(&frame, table, plan, &extra)?;
         drop(frame);
         let accepted = match (&mut extra.codes, &column_codes) {
@@ -362,6 +405,31 @@ fn check_table(
     Ok((accepted, quarantined, extra.codes))
 }
 
+/// Rows the file's own filters exclude, set aside with their reason, and the rows kept; `None`
+/// when the input has no filters.
+fn split_excluded(frame: &DataFrame) -> PolarsResult<Option<(DataFrame, DataFrame)>> {
+    if frame.column(EXCLUDED_COL).is_err() {
+        return Ok(None);
+    }
+    let excluded = frame
+        .clone()
+        .lazy()
+        .filter(col(EXCLUDED_COL).is_not_null())
+        .with_columns([
+            lit(Reason::ExcludedBySource.code()).alias("reason"),
+            lit(NULL).cast(DataType::String).alias("column"),
+            col(EXCLUDED_COL).alias("detail"),
+        ])
+        .collect()?;
+    let kept = frame
+        .clone()
+        .lazy()
+        .filter(col(EXCLUDED_COL).is_null())
+        .select([all().exclude_cols([EXCLUDED_COL]).as_expr()])
+        .collect()?;
+    Ok(Some((excluded, kept)))
+}
+
 /// Type and check one chunk of raw rows: (accepted typed rows with their order, rejected
 /// rows with their raw values, file, line, reason, blamed column and detail).
 fn check_chunk(
@@ -374,7 +442,7 @@ fn check_chunk(
     let mut typed_exprs = Vec::new();
     let mut checks: Vec<Check> = Vec::new();
     for def in table.columns() {
-        let (t, cs) = column_rules(def, input.vendor_name(def.name), frame, plan)?;
+        let (t, cs) = column_rules(def, &input.vendor_name(def.name), frame, plan)?;
         typed_exprs.push(t.alias(typed(def.name)));
         checks.extend(cs);
     }
@@ -545,7 +613,7 @@ fn cross_table_checks(
             extra.checks.push(Check {
                 reason: Reason::UnknownCode,
                 column: "item_id",
-                failed: item.clone().is_not_null().and(col("__item_type").is_null()),
+                failed: item.clone().is_not_null().and(col("__item_row").is_null()),
                 detail: concat_str(
                     [
                         lit("item `"),
@@ -559,13 +627,26 @@ fn cross_table_checks(
             extra.checks.push(Check {
                 reason: Reason::UnknownCode,
                 column: "item_id",
-                failed: col("__item_type").neq(col(typed("respondent_type"))),
+                // An item for several respondent types lists them as `student;staff`; one
+                // with none is for everyone.
+                failed: col("__item_type").is_not_null().and(
+                    concat_str([lit(";"), col("__item_type"), lit(";")], "", false)
+                        .str()
+                        .contains_literal(concat_str(
+                            [lit(";"), col(typed("respondent_type")), lit(";")],
+                            "",
+                            false,
+                        ))
+                        .not(),
+                ),
                 detail: concat_str(
                     [
                         lit("item `"),
                         item,
                         lit("` belongs to the "),
-                        col("__item_type"),
+                        col("__item_type")
+                            .str()
+                            .replace_all(lit(";"), lit(", "), true),
                         lit(" survey, not the "),
                         col(typed("respondent_type")),
                         lit(" survey"),

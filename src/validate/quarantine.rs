@@ -26,7 +26,11 @@ pub fn rows(input: &Input, table: Table, frames: Vec<DataFrame>) -> PolarsResult
             continue;
         }
         let raw = raw_json(input, table, &frame)?;
-        let vendor_of: Vec<(String, String)> = input.columns.clone();
+        let vendor_of: Vec<(String, String)> = input
+            .columns
+            .iter()
+            .map(|(c, s)| (c.clone(), s.label()))
+            .collect();
         let blamed: Vec<Option<String>> = frame
             .column("column")?
             .str()?
@@ -94,7 +98,7 @@ fn raw_json(input: &Input, table: Table, frame: &DataFrame) -> PolarsResult<Vec<
     let mut columns = Vec::new();
     for def in table.columns() {
         columns.push((
-            input.vendor_name(def.name).to_string(),
+            input.vendor_name(def.name),
             frame.column(def.name)?.str()?.clone(),
         ));
     }

@@ -21,15 +21,18 @@ pub enum Reason {
     UnknownCode,
     OutOfRange,
     DuplicateSuperseded,
+    /// Not an error: the file itself marks the row as not counted (a row filter of the input).
+    ExcludedBySource,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::MissingRequired,
         Reason::BadType,
         Reason::UnknownCode,
         Reason::OutOfRange,
         Reason::DuplicateSuperseded,
+        Reason::ExcludedBySource,
     ];
     pub fn code(self) -> &'static str {
         match self {
@@ -38,6 +41,7 @@ impl Reason {
             Reason::UnknownCode => "unknown_code",
             Reason::OutOfRange => "out_of_range",
             Reason::DuplicateSuperseded => "duplicate_superseded",
+            Reason::ExcludedBySource => "excluded_by_source",
         }
     }
 }
@@ -168,6 +172,41 @@ pub fn column_rules(
             });
             mapping.typed(def.name)
         }
+        Kind::CodeSet(list) => {
+            let members = plan.code_members(list);
+            let book = plan.codebook.get(def.name);
+            let mapping = map_distinct(frame, def.name, |v| {
+                if v.trim().eq_ignore_ascii_case("any") {
+                    return Mapped::Any;
+                }
+                let mut found = Vec::new();
+                for part in v
+                    .split([';', ',', '|'])
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
+                    match classify_code(list, &members, book, part) {
+                        Mapped::Ok(m) => found.push(m),
+                        _ => return Mapped::UnknownCode,
+                    }
+                }
+                let mut in_order: Vec<&String> =
+                    members.iter().filter(|m| found.contains(m)).collect();
+                in_order.dedup();
+                Mapped::Ok(in_order.into_iter().cloned().collect::<Vec<_>>().join(";"))
+            })?;
+            checks.push(Check {
+                reason: Reason::UnknownCode,
+                column: def.name,
+                failed: mapping.has(def.name, "unknown_code"),
+                detail: value_detail(&format!(
+                    "is not a list of {} codes ({}, separated by `;`), `any` or blank",
+                    def.name,
+                    members.join(", ")
+                )),
+            });
+            mapping.typed(def.name)
+        }
         Kind::Code(list) => {
             let members = plan.code_members(list);
             let book = plan.codebook.get(def.name);
@@ -206,6 +245,8 @@ pub fn column_rules(
 
 enum Mapped {
     Ok(String),
+    /// Every member of a code set: typed as null.
+    Any,
     BadType,
     UnknownCode,
     OutOfRange,
@@ -314,6 +355,7 @@ fn map_distinct(
     for v in distinct.str()?.iter().flatten() {
         let (canonical, status) = match classify(v) {
             Mapped::Ok(c) => (Some(c), "ok"),
+            Mapped::Any => (None, "ok"),
             Mapped::BadType => (None, "bad_type"),
             Mapped::UnknownCode => (None, "unknown_code"),
             Mapped::OutOfRange => (None, "out_of_range"),

@@ -1,0 +1,623 @@
+//! Real extracts: the sample district written in the layouts districts download (the CAASPP
+//! Student Score Data File in two years' headers, the CERS interim export, a header-less
+//! positional file) reads back to the canonical tables the sample's own tables give, with the
+//! rows the files mark as not counted excluded and counted; layout drift is reported exactly.
+
+use crate::util::*;
+use equity_gap::canonical::Table;
+use equity_gap::sample::layouts::{self, cds, ssid};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// A small clean sample district's canonical tables: six schools, two school years.
+fn district() -> &'static BTreeMap<Table, DataFrame> {
+    static D: OnceLock<BTreeMap<Table, DataFrame>> = OnceLock::new();
+    D.get_or_init(|| {
+        let d = equity_gap::sample::generate(
+            1_500,
+            6,
+            2,
+            41,
+            equity_gap::sample::model::SurveyVolume::Light,
+        );
+        equity_gap::sample::typed_tables(&d).unwrap()
+    })
+}
+
+/// The last school year of the district, by the year it starts.
+fn last_year() -> i32 {
+    let years = district()[&Table::Students]
+        .column("school_year")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(|y| y[..4].parse::<i32>().unwrap())
+        .max()
+        .unwrap();
+    years
+}
+
+fn header(year: &str) -> Vec<String> {
+    fs::read_to_string(fixture(&format!(
+        "layouts/caaspp_student_score_{year}.header"
+    )))
+    .unwrap()
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// The schools extract with CDS codes.
+fn write_schools(dir: &Path) {
+    let s = &district()[&Table::Schools];
+    let mut out = String::from("school_id,school_name,level,supervisor,triad\n");
+    for i in 0..s.height() {
+        let get = |c: &str| {
+            s.column(c)
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(i)
+                .unwrap_or("")
+                .to_string()
+        };
+        out.push_str(&format!(
+            "{},{},{},{},{}\n",
+            cds(&get("school_id")),
+            get("school_name"),
+            get("level"),
+            get("supervisor"),
+            get("triad")
+        ));
+    }
+    fs::write(dir.join("schools.csv"), out).unwrap();
+}
+
+const TAIL: &str = r#"
+[[windows]]
+id = "fall"
+share_of_year = 0.2
+
+[[windows]]
+id = "winter"
+share_of_year = 0.55
+
+[[windows]]
+id = "spring"
+share_of_year = 1.0
+
+[scales.sbac]
+preset = "smarter_balanced"
+
+[assessments.sbac_summative]
+scale = "sbac"
+windows = ["spring"]
+
+[assessments.sbac_interim]
+scale = "sbac"
+windows = ["fall", "winter"]
+"#;
+
+/// Every column as text (yes/no as Y/N, dates as YYYY-MM-DD), rows sorted, so frames from
+/// the sample and from a real layout compare value by value.
+fn canonical_text(df: &DataFrame, columns: &[&str]) -> DataFrame {
+    let exprs: Vec<Expr> = columns
+        .iter()
+        .map(|c| {
+            let dtype = df.column(c).unwrap().dtype().clone();
+            if dtype == DataType::Boolean {
+                when(col(*c)).then(lit("Y")).otherwise(lit("N")).alias(*c)
+            } else {
+                col(*c).cast(DataType::String).alias(*c)
+            }
+        })
+        .collect();
+    df.clone()
+        .lazy()
+        .select(exprs)
+        .sort(columns.to_vec(), SortMultipleOptions::default())
+        .collect()
+        .unwrap()
+}
+
+/// The sample's rows of `year` and `assessment` whose student has a students row at the
+/// same school that year (what the layouts write), ids as the layouts write them.
+fn expected_scores(year: i32, assessment: &str) -> (DataFrame, DataFrame) {
+    let y = equity_gap::canonical::SchoolYear(year).to_string();
+    let d = district();
+    let students = d[&Table::Students]
+        .clone()
+        .lazy()
+        .filter(col("school_year").eq(lit(y.clone())));
+    let scores = d[&Table::Assessments]
+        .clone()
+        .lazy()
+        .filter(
+            col("school_year")
+                .eq(lit(y))
+                .and(col("assessment").eq(lit(assessment))),
+        )
+        .join(
+            students
+                .clone()
+                .select([col("student_id"), col("school_id")]),
+            [col("student_id"), col("school_id")],
+            [col("student_id"), col("school_id")],
+            JoinArgs::new(JoinType::Semi),
+        );
+    let tested = students.join(
+        scores.clone(),
+        [col("student_id"), col("school_id")],
+        [col("student_id"), col("school_id")],
+        JoinArgs::new(JoinType::Semi),
+    );
+    (
+        real_ids(scores.collect().unwrap()),
+        real_ids(tested.collect().unwrap()),
+    )
+}
+
+/// Student and school ids as the layouts write them (10-digit SSIDs, 14-digit CDS codes).
+fn real_ids(mut df: DataFrame) -> DataFrame {
+    for (name, f) in [
+        ("student_id", ssid as fn(&str) -> String),
+        ("school_id", cds),
+    ] {
+        let mapped: StringChunked = df
+            .column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(f))
+            .collect();
+        df.with_column(mapped.with_name(name.into()).into_column())
+            .unwrap();
+    }
+    df
+}
+
+const SCORE_COLUMNS: [&str; 9] = [
+    "student_id",
+    "school_year",
+    "window",
+    "assessment",
+    "subject",
+    "grade",
+    "scale_score",
+    "school_id",
+    "test_date",
+];
+const STUDENT_COLUMNS: [&str; 11] = [
+    "student_id",
+    "school_year",
+    "school_id",
+    "grade",
+    "gender",
+    "race_ethnicity",
+    "el_status",
+    "swd",
+    "sed",
+    "foster",
+    "homeless",
+];
+
+fn caaspp_pipeline(files: &[&str]) -> String {
+    format!(
+        r#"name = "caaspp"
+
+[inputs.schools]
+path = "schools.csv"
+
+[inputs.students]
+preset = "caaspp_student_score_file"
+
+[inputs.assessments]
+preset = "caaspp_student_score_file"
+path = [{}]
+{TAIL}"#,
+        files
+            .iter()
+            .map(|f| format!("\"{f}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The CAASPP file in the 2022-23 (363 columns) and 2024-25 (401 columns) headers reads back
+/// to the sample's spring scores and, at testing, its students (race "not reported" is two or
+/// more races in the state's reporting ethnicity, the one thing the layout cannot carry).
+#[test]
+fn caaspp_score_files_read_back_to_the_sample() {
+    for layout in ["2023", "2025"] {
+        let dir = tempdir();
+        let year = last_year();
+        write_schools(dir.path());
+        let (bytes, planted) = layouts::caaspp_score_file(
+            &header(layout),
+            year,
+            &district()[&Table::Students],
+            &district()[&Table::Assessments],
+        )
+        .unwrap();
+        // Windows-1252, as TOMS writes it: `ñ` is the byte 0xF1.
+        assert!(bytes.contains(&0xF1));
+        assert!(
+            planted.excluded > 0 && planted.disagreeing > 0,
+            "{planted:?}"
+        );
+        let name = "19647330000000_CAASPP_Student_Score_Data_File_TestedStudentScoreData.csv";
+        fs::write(dir.path().join(name), &bytes).unwrap();
+        fs::write(dir.path().join("pipeline.toml"), caaspp_pipeline(&[name])).unwrap();
+        let v = validate_file(&dir.path().join("pipeline.toml"));
+
+        let (scores, students) = expected_scores(year, "sbac_summative");
+        let got = v.text_table(Table::Assessments).unwrap().unwrap();
+        assert_eq!(got.height(), scores.height(), "{layout}");
+        assert!(
+            canonical_text(&got, &SCORE_COLUMNS)
+                .equals_missing(&canonical_text(&scores, &SCORE_COLUMNS)),
+            "{layout}: scores differ"
+        );
+        let students = students
+            .lazy()
+            .with_column(
+                when(col("race_ethnicity").eq(lit("NR")))
+                    .then(lit("MR"))
+                    .otherwise(col("race_ethnicity"))
+                    .alias("race_ethnicity"),
+            )
+            .collect()
+            .unwrap();
+        let got = v.text_table(Table::Students).unwrap().unwrap();
+        assert_eq!(got.height(), students.height(), "{layout}");
+        assert!(
+            canonical_text(&got, &STUDENT_COLUMNS)
+                .equals_missing(&canonical_text(&students, &STUDENT_COLUMNS)),
+            "{layout}: students at testing differ"
+        );
+
+        // Rows in = accepted + quarantined + excluded, the excluded ones with their reasons.
+        let q = v
+            .quality
+            .tables
+            .iter()
+            .find(|t| t.table == "assessments")
+            .unwrap();
+        assert_eq!(q.excluded, planted.excluded);
+        assert_eq!(q.quarantined, 0);
+        assert_eq!(q.read, q.accepted + q.quarantined + q.excluded);
+        assert_eq!(q.excluded_by.values().sum::<usize>(), planted.excluded);
+        assert!(
+            q.excluded_by
+                .keys()
+                .any(|k| k.starts_with("IncludeIndicator is not Y"))
+        );
+        let notes = v.quality.layout_notes.join("\n");
+        assert!(
+            notes.contains(&format!(
+                "for {} of them the tests disagree",
+                planted.disagreeing
+            )),
+            "{notes}"
+        );
+        let label = if layout == "2023" {
+            "2022-23, 363 columns"
+        } else {
+            "2024-25, 401 columns"
+        };
+        assert!(notes.contains(label), "{notes}");
+    }
+}
+
+/// The CERS interim export reads back to the sample's interim scores (windows from the month
+/// the test was submitted; IABs and partial tests excluded), and a header-less positional
+/// students file in Windows-1252 reads back to the sample's students.
+#[test]
+fn interim_export_and_positional_students_read_back_to_the_sample() {
+    let dir = tempdir();
+    let year = last_year();
+    write_schools(dir.path());
+    let cers: Vec<String> = fs::read_to_string(fixture("layouts/cers_interim_export_64.header"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let (bytes, planted) = layouts::cers_export(
+        &cers,
+        year,
+        &district()[&Table::Students],
+        &district()[&Table::Assessments],
+    )
+    .unwrap();
+    fs::write(dir.path().join("interim.csv"), bytes).unwrap();
+    fs::write(
+        dir.path().join("students.txt"),
+        layouts::positional_students(&district()[&Table::Students], year).unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("pipeline.toml"),
+        format!(
+            "name = \"interim\"\n\n[inputs.schools]\npath = \"schools.csv\"\n{}\n[inputs.assessments]\npreset = \"cers_interim_export\"\npath = \"interim.csv\"\n{TAIL}",
+            POSITIONAL_STUDENTS
+        ),
+    )
+    .unwrap();
+    let v = validate_file(&dir.path().join("pipeline.toml"));
+    let (scores, _) = expected_scores(year, "sbac_interim");
+    let scores = scores.drop("test_date").unwrap();
+    let cols = &SCORE_COLUMNS[..8];
+    let got = v.text_table(Table::Assessments).unwrap().unwrap();
+    assert_eq!(got.height(), scores.height());
+    assert!(canonical_text(&got, cols).equals_missing(&canonical_text(&scores, cols)));
+    let q = v
+        .quality
+        .tables
+        .iter()
+        .find(|t| t.table == "assessments")
+        .unwrap();
+    assert_eq!((q.excluded, q.quarantined), (planted.excluded, 0));
+
+    // The positional file carries every students column but foster and homeless.
+    let y = equity_gap::canonical::SchoolYear(year).to_string();
+    let students = real_ids(
+        district()[&Table::Students]
+            .clone()
+            .lazy()
+            .filter(col("school_year").eq(lit(y)))
+            .collect()
+            .unwrap(),
+    );
+    let cols = &STUDENT_COLUMNS[..9];
+    let got = v.text_table(Table::Students).unwrap().unwrap();
+    assert!(canonical_text(&got, cols).equals_missing(&canonical_text(&students, cols)));
+}
+
+/// The students of the example positional layout (`layouts::POSITIONAL_STUDENTS`).
+const POSITIONAL_STUDENTS: &str = r#"
+[inputs.students]
+path = "students.txt"
+header = false
+delimiter = "^"
+encoding = "windows-1252"
+
+[inputs.students.columns]
+school_year = 2
+school_id = 4
+student_id = 5
+grade = 6
+gender = 7
+race_ethnicity = 8
+el_status = 9
+swd = 10
+sed = 11
+
+[inputs.students.codes.race_ethnicity]
+"Hispanic or Latino" = "HI"
+"Black or African American" = "AA"
+"White" = "WH"
+"Asian" = "AS"
+"Filipino" = "FI"
+"Two or More Races" = "MR"
+"Native Hawaiian or Pacific Islander" = "PI"
+"American Indian or Alaska Native" = "AI"
+"Not Reported" = "NR"
+
+[inputs.students.codes.grade]
+KN = "K"
+
+[[inputs.students.keep]]
+column = 1
+values = ["SINF"]
+reason = "not a student information record"
+"#;
+
+/// Race from yes/blank flag columns, as the state reports it: Hispanic first, then two or
+/// more flags are two or more races, then the one flag; no flag is not reported.
+#[test]
+fn race_from_flags_follows_the_states_precedence() {
+    let dir = tempdir();
+    fs::write(
+        dir.path().join("schools.csv"),
+        "school_id,school_name,level,supervisor,triad\n101,A,elementary,S,T\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("tests.csv"),
+        "Id,Hisp,Asian,White,Black,Multi,Sed,Score\n\
+         1,Yes,,Yes,,,No,2400\n\
+         2,,Yes,Yes,,,No,2400\n\
+         3,,,,Yes,,No,2400\n\
+         4,,,,,,No,2400\n\
+         5,,,,,Yes,No,2400\n\
+         6,yes,,,,,No,2400\n",
+    )
+    .unwrap();
+    let common = r#"school_year = { value = "2024-25" }
+school_id = { value = "101" }
+student_id = "Id"
+"#;
+    fs::write(
+        dir.path().join("pipeline.toml"),
+        format!(
+            r#"name = "flags"
+[inputs.schools]
+path = "schools.csv"
+
+[inputs.students]
+demographics = "at_testing"
+
+[inputs.students.columns]
+{common}grade = {{ value = "5" }}
+gender = {{ value = "F" }}
+race_ethnicity = {{ flags = {{ HI = "Hisp", AS = "Asian", WH = "White", AA = "Black", MR = "Multi" }} }}
+el_status = {{ value = "EO" }}
+swd = {{ value = "N" }}
+sed = "Sed"
+
+[inputs.assessments]
+path = "tests.csv"
+
+[inputs.assessments.columns]
+{common}window = {{ value = "spring" }}
+assessment = {{ value = "sbac_summative" }}
+subject = {{ value = "ela" }}
+grade = {{ value = "5" }}
+scale_score = "Score"
+{TAIL}"#
+        ),
+    )
+    .unwrap();
+    let v = validate_file(&dir.path().join("pipeline.toml"));
+    let s = canonical_text(
+        &v.text_table(Table::Students).unwrap().unwrap(),
+        &["student_id", "race_ethnicity"],
+    );
+    assert_eq!(
+        strs(&s, "race_ethnicity"),
+        ["HI", "MR", "AA", "NR", "MR", "HI"]
+    );
+}
+
+/// A CAASPP header with a renamed, a missing and an added column: the run stops before
+/// anything is computed, naming the missing columns with what they were probably renamed to
+/// and the columns no known header has. An added column alone is only noted.
+#[test]
+fn layout_drift_is_reported_exactly() {
+    let dir = tempdir();
+    let year = last_year();
+    write_schools(dir.path());
+    let (bytes, _) = layouts::caaspp_score_file(
+        &header("2025"),
+        year,
+        &district()[&Table::Students],
+        &district()[&Table::Assessments],
+    )
+    .unwrap();
+    let text = encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned();
+    let (head, body) = text.split_once("\r\n").unwrap();
+    let drifted = |f: &dyn Fn(Vec<String>, Vec<Vec<String>>) -> (Vec<String>, Vec<Vec<String>>)| {
+        let names: Vec<String> = head.split('^').map(str::to_string).collect();
+        let rows: Vec<Vec<String>> = body
+            .lines()
+            .map(|l| l.split('^').map(str::to_string).collect())
+            .collect();
+        let (names, rows) = f(names, rows);
+        let mut out = names.join("^") + "\r\n";
+        for r in rows {
+            out.push_str(&(r.join("^") + "\r\n"));
+        }
+        encoding_rs::WINDOWS_1252.encode(&out).0.into_owned()
+    };
+    let name = "scores.csv";
+    fs::write(dir.path().join("pipeline.toml"), caaspp_pipeline(&[name])).unwrap();
+
+    // Renamed (`SSID` → `StudentSSID`), missing (`ScaleScore`) and added (`TestLanguage`).
+    let bytes = drifted(&|mut names, mut rows| {
+        let at = names.iter().position(|n| n == "ScaleScore").unwrap();
+        names.remove(at);
+        rows.iter_mut().for_each(|r| {
+            r.remove(at);
+        });
+        let ssid = names.iter().position(|n| n == "SSID").unwrap();
+        names[ssid] = "StudentSSID".into();
+        names.push("TestLanguage".into());
+        rows.iter_mut().for_each(|r| r.push("ENG".into()));
+        (names, rows)
+    });
+    fs::write(dir.path().join(name), bytes).unwrap();
+    let o = run_in(dir.path(), &["run", "pipeline.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!dir.path().join("reports").exists(), "nothing is published");
+    let err: String = stderr(&o)
+        .lines()
+        .filter(|l| !l.starts_with("equity-gap "))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(&dir.path().display().to_string(), "<dir>");
+    insta::assert_snapshot!("caaspp_header_drift", err);
+
+    // An added column alone: the run goes on and the quality page names it.
+    let bytes = drifted(&|mut names, mut rows| {
+        names.push("TestLanguage".into());
+        rows.iter_mut().for_each(|r| r.push("ENG".into()));
+        (names, rows)
+    });
+    fs::write(dir.path().join(name), bytes).unwrap();
+    let o = run_in(dir.path(), &["run", "pipeline.toml", "--out", "out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join(stdout(&o).trim());
+    let quality = fs::read_to_string(run.join("quality.html")).unwrap();
+    assert!(
+        quality.contains("column no known header has: `TestLanguage`"),
+        "{quality}"
+    );
+    assert!(quality.contains("Excluded by the file"));
+}
+
+/// A survey item several respondent types answer (or any): one item id, one construct.
+#[test]
+fn a_survey_item_can_be_shared_by_respondent_types() {
+    let dir = tempdir();
+    for f in ["schools.csv", "students.csv", "assessments.csv"] {
+        fs::copy(fixture(&format!("formats/{f}")), dir.path().join(f)).unwrap();
+    }
+    fs::write(
+        dir.path().join("items.csv"),
+        "item_id,construct,respondent_type,scale_min,scale_max,favorable_min\n\
+         safe1,safety,student;staff;parent,1,5,4\n\
+         safe2,safety,,1,5,4\n\
+         belong1,safety,student,1,5,4\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("responses.csv"),
+        "respondent_id,respondent_type,school_id,school_year,window,item_id,response\n\
+         1001,student,101,2024-25,spring,safe1,5\n\
+         T1,staff,101,2024-25,spring,safe1,4\n\
+         P1,parent,101,2024-25,spring,safe1,2\n\
+         T1,staff,101,2024-25,spring,safe2,3\n\
+         P1,parent,101,2024-25,spring,belong1,3\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("pipeline.toml"),
+        format!(
+            r#"name = "shared"
+[inputs.schools]
+path = "schools.csv"
+[inputs.students]
+path = "students.csv"
+[inputs.assessments]
+path = "assessments.csv"
+[inputs.survey_items]
+path = "items.csv"
+[inputs.survey_responses]
+path = "responses.csv"
+[survey]
+constructs = [{{ id = "safety" }}]
+{WINDOWS_AND_SCALES}"#
+        ),
+    )
+    .unwrap();
+    let v = validate_file(&dir.path().join("pipeline.toml"));
+    let q = v
+        .quality
+        .tables
+        .iter()
+        .find(|t| t.table == "survey_responses")
+        .unwrap();
+    // The parent's answer to a student-only item is the one row refused.
+    assert_eq!((q.read, q.accepted, q.quarantined), (5, 4, 1));
+    let detail = strs(&v.quarantine, "detail").join("\n");
+    assert!(
+        detail.contains("item `belong1` belongs to the student survey, not the parent survey"),
+        "{detail}"
+    );
+}
