@@ -100,6 +100,15 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         }
     }
     let inputs: Vec<ingest::FileRead> = raw.iter().flat_map(|t| t.files.clone()).collect();
+    let out = args
+        .out
+        .clone()
+        .or_else(|| plan.outputs.dir.clone())
+        .unwrap_or_else(|| PathBuf::from("reports"));
+    let header_changes = publish::manifest::header_changes(&out.join(&plan.name), &inputs);
+    for change in &header_changes {
+        eprintln!("  layout   {change}");
+    }
     lap("ingest", &mut timings);
 
     let validated = validate::validate_with(raw, &plan, &progress)?;
@@ -125,11 +134,6 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     lap("metrics", &mut timings);
     print_metrics(&plan, &metrics);
 
-    let out = args
-        .out
-        .clone()
-        .or_else(|| plan.outputs.dir.clone())
-        .unwrap_or_else(|| PathBuf::from("reports"));
     let mut staging = Staging::begin(&out, &plan.name, started)
         .map_err(|e| output_failure(&out, anyhow::Error::new(e)))?;
     publish::tables::write(&mut staging, &plan, selected.clone(), &validated, &metrics)
@@ -176,6 +180,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         inputs: &inputs,
+        header_changes: &header_changes,
         rows: &validated.quality,
         outputs: staging.written(),
         timings_ms: timings,

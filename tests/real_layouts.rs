@@ -29,7 +29,7 @@ fn district() -> &'static BTreeMap<Table, DataFrame> {
 
 /// The last school year of the district, by the year it starts.
 fn last_year() -> i32 {
-    let years = district()[&Table::Students]
+    district()[&Table::Students]
         .column("school_year")
         .unwrap()
         .str()
@@ -38,8 +38,7 @@ fn last_year() -> i32 {
         .flatten()
         .map(|y| y[..4].parse::<i32>().unwrap())
         .max()
-        .unwrap();
-    years
+        .unwrap()
 }
 
 fn header(year: &str) -> Vec<String> {
@@ -502,7 +501,7 @@ fn layout_drift_is_reported_exactly() {
     .unwrap();
     let text = encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned();
     let (head, body) = text.split_once("\r\n").unwrap();
-    let drifted = |f: &dyn Fn(Vec<String>, Vec<Vec<String>>) -> (Vec<String>, Vec<Vec<String>>)| {
+    let drifted = |f: &Reshape| {
         let names: Vec<String> = head.split('^').map(str::to_string).collect();
         let rows: Vec<Vec<String>> = body
             .lines()
@@ -543,7 +542,13 @@ fn layout_drift_is_reported_exactly() {
         .replace(&dir.path().display().to_string(), "<dir>");
     insta::assert_snapshot!("caaspp_header_drift", err);
 
-    // An added column alone: the run goes on and the quality page names it.
+    // The file as TOMS wrote it, then with an added column: the second run goes on, names
+    // the column on the quality page, and says in its output and manifest how the header
+    // differs from the one the first run read.
+    fs::write(dir.path().join(name), drifted(&|names, rows| (names, rows))).unwrap();
+    let o = run_in(dir.path(), &["run", "pipeline.toml", "--out", "out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("header differs"), "{}", stderr(&o));
     let bytes = drifted(&|mut names, mut rows| {
         names.push("TestLanguage".into());
         rows.iter_mut().for_each(|r| r.push("ENG".into()));
@@ -552,7 +557,16 @@ fn layout_drift_is_reported_exactly() {
     fs::write(dir.path().join(name), bytes).unwrap();
     let o = run_in(dir.path(), &["run", "pipeline.toml", "--out", "out"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains("assessments `scores.csv`: the header differs from the one run ")
+            && said.contains("(401 columns, now 402): added `TestLanguage`"),
+        "{said}"
+    );
     let run = dir.path().join(stdout(&o).trim());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["header_changes"].as_array().unwrap().len(), 1);
     let quality = fs::read_to_string(run.join("quality.html")).unwrap();
     assert!(
         quality.contains("column no known header has: `TestLanguage`"),
@@ -560,6 +574,9 @@ fn layout_drift_is_reported_exactly() {
     );
     assert!(quality.contains("Excluded by the file"));
 }
+
+/// A change to a header and its rows.
+type Reshape = dyn Fn(Vec<String>, Vec<Vec<String>>) -> (Vec<String>, Vec<Vec<String>>);
 
 /// A survey item several respondent types answer (or any): one item id, one construct.
 #[test]
@@ -620,4 +637,94 @@ constructs = [{{ id = "safety" }}]
         detail.contains("item `belong1` belongs to the student survey, not the parent survey"),
         "{detail}"
     );
+}
+
+/// The example extracts shipped for the layout presets' example pipelines
+/// (`pipelines/caaspp_score_file.toml`, `pipelines/cers_interim.toml`): a small sample district
+/// written by `sample::layouts`. This test writes them again and compares every byte, so the
+/// shipped files are what the writers make; `EQUITY_GAP_BLESS=1` rewrites them.
+#[test]
+fn shipped_layout_examples_are_written_from_the_sample() {
+    let d = equity_gap::sample::generate(
+        400,
+        3,
+        2,
+        2027,
+        equity_gap::sample::model::SurveyVolume::Light,
+    );
+    let t = equity_gap::sample::typed_tables(&d).unwrap();
+    let (students, scores) = (&t[&Table::Students], &t[&Table::Assessments]);
+    let years: Vec<i32> = {
+        let mut y: Vec<i32> = strs(students, "school_year")
+            .iter()
+            .map(|y| y[..4].parse().unwrap())
+            .collect();
+        y.sort();
+        y.dedup();
+        y
+    };
+    let (first, last) = (years[0], *years.last().unwrap());
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for (year, layout) in [(first, "2024"), (last, "2025")] {
+        let (bytes, _) =
+            layouts::caaspp_score_file(&header(layout), year, students, scores).unwrap();
+        files.push((
+            format!(
+                "19647330000000_CAASPP_Student_Score_Data_File_TestedStudentScoreData_{}.csv",
+                year + 1
+            ),
+            bytes,
+        ));
+    }
+    let cers: Vec<String> = fs::read_to_string(fixture("layouts/cers_interim_export_64.header"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for year in [first, last] {
+        let (bytes, _) = layouts::cers_export(&cers, year, students, scores).unwrap();
+        files.push((format!("cers_interim_export_{}.csv", year + 1), bytes));
+        files.push((
+            format!("calpads_students_{}.txt", year + 1),
+            layouts::positional_students(students, year).unwrap(),
+        ));
+    }
+    let s = &t[&Table::Schools];
+    let mut schools = String::from("school_id,school_name,level,supervisor,triad\n");
+    for i in 0..s.height() {
+        let get = |c: &str| {
+            s.column(c)
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(i)
+                .unwrap_or("")
+                .to_string()
+        };
+        schools.push_str(&format!(
+            "{},{},{},{},{}\n",
+            cds(&get("school_id")),
+            get("school_name"),
+            get("level"),
+            get("supervisor"),
+            get("triad")
+        ));
+    }
+    files.push(("schools.csv".into(), schools.into_bytes()));
+    let dir = root().join("sample_data/real_layouts");
+    let bless = std::env::var("EQUITY_GAP_BLESS").is_ok_and(|v| v == "1");
+    if bless {
+        fs::create_dir_all(&dir).unwrap();
+    }
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        if bless {
+            fs::write(&path, &bytes).unwrap();
+        }
+        let shipped = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            shipped == bytes,
+            "{name} differs from what the writer makes"
+        );
+    }
 }

@@ -181,6 +181,8 @@ pub struct FileRead {
     pub sha256: String,
     pub bytes: u64,
     pub rows: usize,
+    /// The file's column names as its header has them (`1`, `2`, … for a file without one).
+    pub header: Vec<String>,
 }
 
 /// Why an extract could not be read. Each names the file; none carries row values.
@@ -446,7 +448,8 @@ fn at_testing(
         .agg([all_but(&key).last()])
         .collect()
         .map_err(|e| internal(input, e))?;
-    let mut notes = tests.notes.clone();
+    // The file's layout is reported with the assessments it is read for.
+    let mut notes = Vec::new();
     notes.push(format!(
         "students: built at testing from {} counted test rows of the assessments extract: {} students and school years{}",
         crate::thousands(all_height(&grouped)),
@@ -599,6 +602,7 @@ pub fn read_input(input: &Input, progress: &Progress) -> Result<RawTable, Ingest
             sha256,
             bytes: n_bytes,
             rows,
+            header: header.clone(),
         });
         sources.push(Source {
             path: path.clone(),
@@ -1154,7 +1158,7 @@ fn to_canonical(
                         .zip(&cols)
                         .find_map(|((_, values, reason), c)| {
                             let v = c.get(i).map(str::to_lowercase);
-                            (!v.is_some_and(|v| values.contains(&v))).then(|| reason.as_str())
+                            (!v.is_some_and(|v| values.contains(&v))).then_some(reason.as_str())
                         })
                 })
                 .collect()

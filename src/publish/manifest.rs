@@ -17,6 +17,8 @@ pub struct Manifest<'a> {
     pub started_at: String,
     pub finished_at: String,
     pub inputs: &'a [FileRead],
+    /// Input headers that differ from the previous run's of the same pipeline.
+    pub header_changes: &'a [String],
     pub rows: &'a Quality,
     pub outputs: &'a [Written],
     /// Milliseconds per stage, in the order the stages ran.
@@ -52,4 +54,80 @@ impl<'a> PipelineRef<'a> {
 pub struct Timing {
     pub stage: &'static str,
     pub ms: u128,
+}
+
+/// How each input file's header differs from the one the previous run of the pipeline read
+/// (its `manifest.json` under `LATEST` in `root`, the pipeline's folder of runs): a file is
+/// matched by table and file name, else by table when each run read one file for it.
+pub fn header_changes(root: &std::path::Path, inputs: &[FileRead]) -> Vec<String> {
+    let Ok(latest) = std::fs::read_to_string(root.join("LATEST")) else {
+        return Vec::new();
+    };
+    let run = latest.trim();
+    let Ok(bytes) = std::fs::read(root.join(run).join("manifest.json")) else {
+        return Vec::new();
+    };
+    let Ok(previous) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Vec::new();
+    };
+    let Some(before) = previous["inputs"].as_array() else {
+        return Vec::new();
+    };
+    let name = |p: &str| {
+        std::path::Path::new(p)
+            .file_name()
+            .map_or(p.to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    let mut out = Vec::new();
+    for f in inputs {
+        let file = name(&f.path.display().to_string());
+        let same_table: Vec<&serde_json::Value> = before
+            .iter()
+            .filter(|b| b["table"].as_str() == Some(f.table.as_str()))
+            .collect();
+        let now_in_table = inputs.iter().filter(|i| i.table == f.table).count();
+        let Some(b) = same_table
+            .iter()
+            .find(|b| b["path"].as_str().map(name).as_deref() == Some(file.as_str()))
+            .or_else(|| (same_table.len() == 1 && now_in_table == 1).then(|| &same_table[0]))
+        else {
+            continue;
+        };
+        let Some(old) = b["header"].as_array() else {
+            continue;
+        };
+        let old: Vec<&str> = old.iter().filter_map(|v| v.as_str()).collect();
+        if old == f.header.iter().map(String::as_str).collect::<Vec<_>>() {
+            continue;
+        }
+        let added: Vec<String> = f
+            .header
+            .iter()
+            .filter(|h| !old.contains(&h.as_str()))
+            .map(|h| format!("`{h}`"))
+            .collect();
+        let removed: Vec<String> = old
+            .iter()
+            .filter(|o| !f.header.iter().any(|h| h == *o))
+            .map(|o| format!("`{o}`"))
+            .collect();
+        let mut what = Vec::new();
+        if !added.is_empty() {
+            what.push(format!("added {}", added.join(", ")));
+        }
+        if !removed.is_empty() {
+            what.push(format!("removed {}", removed.join(", ")));
+        }
+        if what.is_empty() {
+            what.push("the same columns in another order".to_string());
+        }
+        out.push(format!(
+            "{} `{file}`: the header differs from the one run {run} read ({} columns, now {}): {}",
+            f.table,
+            old.len(),
+            f.header.len(),
+            what.join("; ")
+        ));
+    }
+    out
 }
