@@ -1051,9 +1051,30 @@ const DELIMITERS: &[&str] = &[",", "\\t", "tab", "^", "|", ";"];
 
 fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) -> Vec<Input> {
     let mut out: Vec<Input> = Vec::new();
+    // Without a students input, an assessments preset that carries demographics at testing
+    // builds them.
+    let implied_students = match (&spec.students, &spec.assessments.preset) {
+        (None, Some(name)) => layout::preset(name)
+            .filter(|p| p.tables.contains_key(Table::Students.name()))
+            .map(|_| spec::InputSpec {
+                preset: Some(name.clone()),
+                ..Default::default()
+            }),
+        _ => None,
+    };
+    if spec.students.is_none() && implied_students.is_none() {
+        c.push_hint(
+            "inputs.students",
+            "`[inputs.students]` is required",
+            Some("point it at a students extract, or use an assessments preset that carries demographics at testing (`caaspp_student_score_file`)"),
+        );
+    }
     let entries = [
         (Table::Schools, Some(&spec.schools)),
-        (Table::Students, Some(&spec.students)),
+        (
+            Table::Students,
+            spec.students.as_ref().or(implied_students.as_ref()),
+        ),
         (Table::Assessments, Some(&spec.assessments)),
         (Table::SurveyItems, spec.survey_items.as_ref()),
         (Table::SurveyResponses, spec.survey_responses.as_ref()),

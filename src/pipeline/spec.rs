@@ -64,9 +64,11 @@ pub struct Spec {
 pub struct InputsSpec {
     /// Schools: school_id, school_name, level, supervisor, triad (optional). Required.
     pub schools: InputSpec,
-    /// Students, one row per student per school year. Required; with
-    /// `demographics = "at_testing"` it is built from the assessments extract and needs no path.
-    pub students: InputSpec,
+    /// Students, one row per student per school year. With `demographics = "at_testing"` it is
+    /// built from the assessments extract and needs no path. Required, unless the assessments'
+    /// `preset` can build students at testing (`caaspp_student_score_file`): then, when it is
+    /// left out, the students are built from the assessments extract.
+    pub students: Option<InputSpec>,
     /// Assessment scores, one row per student per test. Required.
     pub assessments: InputSpec,
     /// Survey items: item_id, construct, respondent_type, scale_min, scale_max, favorable_min,
