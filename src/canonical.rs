@@ -74,6 +74,17 @@ const SURVEY_RESPONSES: &[Column] = &[
     c("response", Integer, true),
 ];
 
+const STATE_RESULTS: &[Column] = &[
+    c("area", Kind::Code(CodeList::Area), true),
+    c("area_code", Id, true),
+    c("school_year", Kind::SchoolYear, true),
+    c("subject", Kind::Code(CodeList::Subject), true),
+    c("group", Kind::Code(CodeList::Group), true),
+    c("tested", Integer, false),
+    c("mean_scale_score", Kind::Decimal, false),
+    c("pct_met", Kind::Decimal, false),
+];
+
 /// A canonical input table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,15 +94,19 @@ pub enum Table {
     Assessments,
     SurveyItems,
     SurveyResponses,
+    /// The state's and county's published results (not student-level), shown beside the
+    /// school's and the district's.
+    StateResults,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Schools,
         Table::Students,
         Table::Assessments,
         Table::SurveyItems,
         Table::SurveyResponses,
+        Table::StateResults,
     ];
 
     pub fn name(self) -> &'static str {
@@ -101,6 +116,7 @@ impl Table {
             Table::Assessments => "assessments",
             Table::SurveyItems => "survey_items",
             Table::SurveyResponses => "survey_responses",
+            Table::StateResults => "state_results",
         }
     }
 
@@ -116,6 +132,7 @@ impl Table {
             Table::Assessments => ASSESSMENTS,
             Table::SurveyItems => SURVEY_ITEMS,
             Table::SurveyResponses => SURVEY_RESPONSES,
+            Table::StateResults => STATE_RESULTS,
         }
     }
 
@@ -143,6 +160,7 @@ impl Table {
                 "window",
                 "item_id",
             ],
+            Table::StateResults => &["area", "area_code", "school_year", "subject", "group"],
         }
     }
 }
@@ -182,6 +200,8 @@ pub enum Kind {
     SchoolYear,
     /// A whole number.
     Integer,
+    /// A number with decimals (`45.67`).
+    Decimal,
     /// A calendar date.
     Date,
     /// A value from a closed list, after the pipeline's codebook is applied.
@@ -206,6 +226,10 @@ pub enum CodeList {
     Subject,
     Construct,
     RespondentType,
+    /// Where published results are for: `state` or `county`.
+    Area,
+    /// The pipeline's student groups, by id.
+    Group,
 }
 
 impl CodeList {
@@ -222,7 +246,12 @@ impl CodeList {
             CodeList::ElStatus => &["EO", "IFEP", "EL", "RFEP", "TBD"],
             CodeList::YesNo => &["Y", "N"],
             CodeList::RespondentType => &["student", "staff", "parent"],
-            CodeList::Window | CodeList::Assessment | CodeList::Subject | CodeList::Construct => {
+            CodeList::Area => &["state", "county"],
+            CodeList::Window
+            | CodeList::Assessment
+            | CodeList::Subject
+            | CodeList::Construct
+            | CodeList::Group => {
                 return None;
             }
         })

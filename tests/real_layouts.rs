@@ -742,3 +742,95 @@ fn shipped_layout_examples_are_written_from_the_sample() {
         );
     }
 }
+
+/// The CAASPP research file beside the school: the state's and the county's all-grades rows
+/// of the groups reported are read (`*` is no value, not an error), every other row is
+/// excluded with its reason, and the packet and the index show the state's and the county's
+/// % met beside the school's and the district's, labelled with the source and year.
+#[test]
+fn the_states_results_stand_beside_the_schools() {
+    let o = run_in(
+        &root(),
+        &[
+            "run",
+            "pipelines/caaspp_score_file.toml",
+            "--out",
+            tempdir().keep().to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = std::path::PathBuf::from(stdout(&o).trim());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    let t = manifest["rows"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "state_results")
+        .unwrap();
+    // 108 rows: per test, 17 groups for the state, county 19 and county 01, a grade-5 row, a
+    // district row and an unreported group; county 01 is another county (filtered by the
+    // pipeline), and the last three by the preset.
+    assert_eq!(
+        (t["read"].as_u64(), t["accepted"].as_u64()),
+        (Some(108), Some(68))
+    );
+    assert_eq!(
+        (t["quarantined"].as_u64(), t["excluded"].as_u64()),
+        (Some(0), Some(40))
+    );
+    let why = &t["excluded_by"];
+    assert_eq!(why["another county"].as_u64(), Some(34));
+    assert_eq!(
+        why["one grade's row (the all-grades row, grade 13, is the one compared)"].as_u64(),
+        Some(2)
+    );
+    assert_eq!(
+        why["a student group equity-gap does not report"].as_u64(),
+        Some(2)
+    );
+
+    let packet = fs::read_to_string(run.join("schools/19647330000101/spring/packet.html")).unwrap();
+    let at = packet
+        .find("Beside the district, the county and the state")
+        .unwrap();
+    let section = &packet[at..at + 3000];
+    assert!(
+        section.contains("CAASPP published results, 2025-26"),
+        "{section}"
+    );
+    assert!(section.contains("<th scope=\"col\">County 19</th>"));
+    // All students, ELA: the county's 36.0% and the state's 47.12% (shown to one decimal).
+    assert!(
+        section.contains("<td>36.0%</td><td>47.1%</td></tr>"),
+        "{section}"
+    );
+    // American Indian students: the state suppressed both (`*`), shown as dashes.
+    if section.contains("American Indian") {
+        assert!(section.contains("<td>–</td><td>–</td>"));
+    }
+    let index = fs::read_to_string(run.join("index.html")).unwrap();
+    let at = index
+        .find("<h2>Beside the county and the state</h2>")
+        .unwrap();
+    let beside = &index[at..];
+    assert!(
+        beside.contains("<h3>English language arts</h3>"),
+        "{beside}"
+    );
+    assert!(
+        beside.contains("<td>36.0%</td><td>47.1%</td></tr>"),
+        "{beside}"
+    );
+    // The PDF says the same.
+    let pdf = run.join("schools/19647330000101/spring/packet.pdf");
+    let text = std::process::Command::new("pdftotext")
+        .args([pdf.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Beside the district, the county and the state"),
+        "{text}"
+    );
+}

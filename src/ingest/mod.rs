@@ -1137,8 +1137,9 @@ fn to_canonical(
     for (column, map) in &input.codes {
         let Ok(c) = out.column(column) else { continue };
         let Ok(ca) = c.str() else { continue };
+        // A code mapped to nothing (`"*" = ""`) is a missing value.
         let mapped = map_text(ca, |s| {
-            Some(map.get(s).map_or(s, String::as_str).to_string())
+            Some(map.get(s).map_or(s, String::as_str).to_string()).filter(|v| !v.is_empty())
         });
         out.with_column(mapped.with_name(column.as_str().into()).into_column())
             .map_err(|e| internal(input, e))?;

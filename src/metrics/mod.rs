@@ -228,7 +228,8 @@ impl Years {
     /// the survey responses' `survey_years`.
     fn of(tables: &BTreeMap<Table, DataFrame>, survey_years: &[i32]) -> PolarsResult<Years> {
         let mut seen: BTreeSet<i32> = survey_years.iter().copied().collect();
-        for df in tables.values() {
+        // The student-level tables (coded); published state results are not metrics' years.
+        for (_, df) in tables.iter().filter(|(t, _)| **t != Table::StateResults) {
             if let Ok(c) = df.column("school_year") {
                 seen.extend(c.i32()?.unique()?.iter().flatten());
             }

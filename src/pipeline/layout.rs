@@ -153,6 +153,10 @@ const PRESET_FILES: &[(&str, &str)] = &[
         "cers_interim_export",
         include_str!("../../pipelines/presets/cers_interim_export.toml"),
     ),
+    (
+        "caaspp_research_file",
+        include_str!("../../pipelines/presets/caaspp_research_file.toml"),
+    ),
 ];
 
 /// Names of the shipped layout presets.
@@ -167,7 +171,7 @@ pub fn preset(name: &str) -> Option<Preset> {
 }
 
 /// `input` over the preset's entry for the same table: every key the pipeline gives wins,
-/// `columns` and `codes` entry by entry.
+/// `columns` and `codes` entry by entry; `keep` filters add to the preset's.
 pub fn overlay(input: &InputSpec, base: InputSpec) -> InputSpec {
     let mut columns = base.columns;
     columns.extend(input.columns.clone());
@@ -185,7 +189,14 @@ pub fn overlay(input: &InputSpec, base: InputSpec) -> InputSpec {
         sheet: input.sheet.clone().or(base.sheet),
         columns,
         codes,
-        keep: input.keep.clone().or(base.keep),
+        // A preset's filters are part of reading its layout right; the pipeline's come after.
+        keep: match (base.keep, &input.keep) {
+            (Some(mut preset), Some(own)) => {
+                preset.extend(own.iter().cloned());
+                Some(preset)
+            }
+            (preset, own) => own.clone().or(preset),
+        },
         demographics: input.demographics.clone().or(base.demographics),
     }
 }

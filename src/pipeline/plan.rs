@@ -300,6 +300,7 @@ impl Plan {
             CodeList::Assessment => self.assessments.keys().cloned().collect(),
             CodeList::Subject => self.subjects().into_iter().map(str::to_string).collect(),
             CodeList::Construct => self.constructs.iter().map(|c| c.id.clone()).collect(),
+            CodeList::Group => self.groups.iter().map(|g| g.id.clone()).collect(),
             other => other
                 .fixed_members()
                 .unwrap_or_default()
@@ -1078,6 +1079,7 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
         (Table::Assessments, Some(&spec.assessments)),
         (Table::SurveyItems, spec.survey_items.as_ref()),
         (Table::SurveyResponses, spec.survey_responses.as_ref()),
+        (Table::StateResults, spec.state_results.as_ref()),
     ];
     let mut at_testing = None;
     for (table, given) in entries {
@@ -1305,7 +1307,9 @@ fn resolve_columns(
         };
         if let ColumnSource::Field(Field::Names(names)) = &source {
             for n in names {
-                if let Some(prev) = vendors.insert(n.to_lowercase(), canon.as_str()) {
+                if let Some(prev) = vendors.insert(n.to_lowercase(), canon.as_str())
+                    && prev != canon.as_str()
+                {
                     c.push(
                         &at,
                         format!("vendor column `{n}` is already mapped to `{prev}`"),

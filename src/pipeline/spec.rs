@@ -76,6 +76,11 @@ pub struct InputsSpec {
     pub survey_items: Option<InputSpec>,
     /// Survey responses, one row per respondent per item. Optional.
     pub survey_responses: Option<InputSpec>,
+    /// The state's and county's published results (the CAASPP research file, preset
+    /// `caaspp_research_file`): area (`state`, `county`), area_code, school_year, subject,
+    /// group (a pipeline group id), tested, mean_scale_score, pct_met. Shown in packets and the
+    /// index beside the school's and the district's for the same year. Optional.
+    pub state_results: Option<InputSpec>,
 }
 
 /// One extract: where it is, how to read it, and how its columns map to canonical ones.
@@ -120,8 +125,8 @@ pub struct InputSpec {
     pub codes: BTreeMap<String, BTreeMap<String, String>>,
     /// Rows the file itself marks as not to be counted: each filter keeps a row only when its
     /// column holds one of `values`. The others are set aside as `excluded_by_source` with the
-    /// filter's reason, counted on the quality page. Default: none (a preset's filters when
-    /// a preset is chosen).
+    /// filter's reason, counted on the quality page. A preset's filters stay and these are
+    /// added. Default: none.
     pub keep: Option<Vec<KeepSpec>>,
     /// Students only: `at_testing` builds the students table from the demographics in the
     /// assessments extract (one row per student and school year), as the state's own

@@ -79,6 +79,26 @@ pub(super) struct Index<'a> {
     pub gap_changes: Vec<(String, Vec<f64>)>,
     /// Which change the gap-change chart shows, in words.
     pub basis: &'static str,
+    /// Per subject, the district's % met standard beside the county's and the state's, when
+    /// the published results of the year are given and the index shows the last window.
+    pub beside: Vec<IndexBeside>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IndexBeside {
+    pub title: String,
+    pub source: String,
+    pub county: Option<String>,
+    pub rows: Vec<IndexBesideRow>,
+}
+
+/// A group's % met standard: the district's, the county's, the state's.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IndexBesideRow {
+    pub label: String,
+    pub district: Option<String>,
+    pub county: Option<String>,
+    pub state: Option<String>,
 }
 
 /// Build the index of the current `year`. Names link to `page` (the HTML packet when there is
@@ -347,7 +367,48 @@ pub(super) fn build<'a>(
             short: crate::metrics::subject_label(s).replace("math", "Math"),
         })
         .collect();
+    let district_rows = by_school.get(DISTRICT).unwrap_or(&empty);
+    let beside: Vec<IndexBeside> = subjects
+        .iter()
+        .filter(|s| window == plan.last_window().id && district_rows.has_state(year, s))
+        .map(|subj| IndexBeside {
+            title: model::subject_title(subj),
+            source: format!("CAASPP published results, {year}"),
+            county: district_rows.single_county().map(|c| format!("County {c}")),
+            rows: plan
+                .groups
+                .iter()
+                .filter_map(|g| {
+                    if !district_rows.has_state_group(year, subj, &g.id) {
+                        return None;
+                    }
+                    let (state, county) = district_rows.state_pct_met(year, subj, &g.id);
+                    let district = baselines
+                        .iter()
+                        .find(|b| {
+                            b.key.school_id == DISTRICT
+                                && b.key.school_year == year
+                                && b.key.window == window
+                                && b.key.subject == *subj
+                                && b.group == g.id
+                        })
+                        .map(|b| {
+                            b.pct_met
+                                .map_or_else(|| model::SUPPRESSED_TEXT.to_string(), pct)
+                        });
+                    Some(IndexBesideRow {
+                        label: g.label.clone(),
+                        district,
+                        county: county.map(pct),
+                        state: state.map(pct),
+                    })
+                })
+                .collect(),
+        })
+        .filter(|b| !b.rows.is_empty())
+        .collect();
     Index {
+        beside,
         when,
         heads,
         rows: out_rows,

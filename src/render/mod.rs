@@ -72,7 +72,10 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
         svg: has("svg"),
         png: has("png"),
     };
-    let rows = Rows::read(&req.metrics.tables)?;
+    let mut rows = Rows::read(&req.metrics.tables)?;
+    if let Some(state) = req.validated.table(Table::StateResults) {
+        rows.read_state(state)?;
+    }
     let schools: Vec<School> = match req.validated.table(Table::Schools) {
         Some(df) => model::schools(df)?,
         None => Vec::new(),
@@ -336,6 +339,7 @@ fn write_index(
             supervisors => &ix.supervisors,
             levels => &ix.levels,
             flag_kinds => &ix.flag_kinds,
+            beside => &ix.beside,
             figures => &views,
             png => formats.png,
             suppressed_text => model::SUPPRESSED_TEXT,

@@ -59,6 +59,94 @@ pub struct Rows {
     pub survey: Vec<Survey>,
     pub dashboard: Vec<Dashboard>,
     pub flags: Vec<Flag>,
+    /// The state's and county's published results (`state_results`), when given.
+    pub state: Vec<StateResult>,
+}
+
+/// One published result of the state or a county.
+#[derive(Debug, Clone)]
+pub struct StateResult {
+    pub area: String,
+    pub area_code: String,
+    pub school_year: String,
+    pub subject: String,
+    pub group: String,
+    pub pct_met: Option<f64>,
+}
+
+impl Rows {
+    /// The accepted `state_results` table's rows.
+    pub fn read_state(&mut self, df: &DataFrame) -> PolarsResult<()> {
+        let c = Cols(df);
+        let [area, code, year, subject, group] =
+            ["area", "area_code", "school_year", "subject", "group"].map(|k| c.text(k));
+        let (area, code, year, subject, group) = (area?, code?, year?, subject?, group?);
+        let met = c.f64("pct_met")?;
+        self.state = (0..df.height())
+            .map(|i| StateResult {
+                area: area[i].clone(),
+                area_code: code[i].clone(),
+                school_year: year[i].clone(),
+                subject: subject[i].clone(),
+                group: group[i].clone(),
+                pct_met: met[i],
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// The state's and (when one county is given) the county's % met standard for a year,
+    /// subject and group: (state, county).
+    pub fn state_pct_met(
+        &self,
+        year: &str,
+        subject: &str,
+        group: &str,
+    ) -> (Option<f64>, Option<f64>) {
+        let of = |area: &str| {
+            self.state
+                .iter()
+                .find(|r| {
+                    r.area == area
+                        && r.school_year == year
+                        && r.subject == subject
+                        && r.group == group
+                })
+                .and_then(|r| r.pct_met)
+        };
+        let county = if self.single_county().is_some() {
+            of("county")
+        } else {
+            None
+        };
+        (of("state"), county)
+    }
+
+    /// The county code, when the state results hold exactly one county.
+    pub fn single_county(&self) -> Option<&str> {
+        let mut codes = self
+            .state
+            .iter()
+            .filter(|r| r.area == "county")
+            .map(|r| r.area_code.as_str());
+        let first = codes.next()?;
+        codes.all(|c| c == first).then_some(first)
+    }
+
+    /// Whether the state results have a row (published or suppressed) for this year, subject
+    /// and group.
+    pub fn has_state_group(&self, year: &str, subject: &str, group: &str) -> bool {
+        self.state
+            .iter()
+            .any(|r| r.school_year == year && r.subject == subject && r.group == group)
+    }
+
+    /// Whether any state result is for this year and subject.
+    pub fn has_state(&self, year: &str, subject: &str) -> bool {
+        self.state
+            .iter()
+            .any(|r| r.school_year == year && r.subject == subject)
+    }
 }
 
 /// (school_year, window, assessment, subject, group) of a cell.
@@ -659,6 +747,29 @@ pub struct Subject {
     pub window_label: String,
     /// "412 of 530 students tested this winter were also tested here last winter."
     pub coverage: Option<String>,
+    /// The school's % met standard beside the district's, the county's and the state's, in the
+    /// summative window of a year whose published results are given.
+    pub beside: Option<Beside>,
+}
+
+/// % met standard of the school beside the district, the county and the state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Beside {
+    /// "CAASPP research file, 2024-25".
+    pub source: String,
+    /// "County 19", when the state results hold one county.
+    pub county: Option<String>,
+    pub rows: Vec<BesideRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BesideRow {
+    #[serde(flatten)]
+    pub who: Shown,
+    pub school: Option<String>,
+    pub district: Option<String>,
+    pub county: Option<String>,
+    pub state: Option<String>,
 }
 
 /// A flag as the packet shows it.
@@ -924,7 +1035,9 @@ impl<'a> Builder<'a> {
         };
         let growth_shown = growth.iter().any(|g| !g.who.suppressed);
         let coverage = self.coverage(at);
+        let beside = self.beside(at, district);
         Subject {
+            beside,
             coverage,
             growth_shown,
             id: subject.to_string(),
@@ -937,6 +1050,47 @@ impl<'a> Builder<'a> {
             growth_line_value,
             window_label: self.window_label(window),
         }
+    }
+
+    /// The school's % met standard beside the district's, the county's and the state's, for
+    /// the summative (last) window of a year whose published results are given; a group the
+    /// school suppresses shows as suppressed, the published values still shown.
+    fn beside(
+        &self,
+        at: (&str, &str, &str, &str, &str),
+        district: (&str, &str, &str, &str, &str),
+    ) -> Option<Beside> {
+        let (_, year, window, _, subject) = at;
+        if window != self.plan.last_window().id || !self.rows.has_state(year, subject) {
+            return None;
+        }
+        let rows: Vec<BesideRow> = self
+            .plan
+            .groups
+            .iter()
+            .filter_map(|g| {
+                let b = self.baseline(at, &g.id)?;
+                if !self.rows.has_state_group(year, subject, &g.id) {
+                    return None;
+                }
+                let (state, county) = self.rows.state_pct_met(year, subject, &g.id);
+                Some(BesideRow {
+                    who: self.shown(&g.id, b.n),
+                    school: b.pct_met.map(pct),
+                    // A district value suppressed (by complementary suppression) says so.
+                    district: self
+                        .baseline(district, &g.id)
+                        .map(|d| d.pct_met.map_or_else(|| self.suppressed_text(), pct)),
+                    county: county.map(pct),
+                    state: state.map(pct),
+                })
+            })
+            .collect();
+        (!rows.is_empty()).then(|| Beside {
+            source: format!("CAASPP published results, {year}"),
+            county: self.rows.single_county().map(|c| format!("County {c}")),
+            rows,
+        })
     }
 
     fn gap(
@@ -1653,6 +1807,10 @@ pub fn split_by_school(rows: Rows) -> BTreeMap<String, Rows> {
     for r in rows.flags {
         at(&mut out, &r.school_id).flags.push(r);
     }
+    // The published results go with the district's rows, which every school reads.
+    if !rows.state.is_empty() {
+        at(&mut out, DISTRICT).state = rows.state;
+    }
     out
 }
 
@@ -1667,6 +1825,7 @@ pub fn with_district(school: &Rows, district: &Rows) -> Rows {
         survey: school.survey.clone(),
         dashboard: school.dashboard.clone(),
         flags: school.flags.clone(),
+        state: district.state.clone(),
     };
     r.baselines.extend(district.baselines.iter().cloned());
     r.growth.extend(district.growth.iter().cloned());

@@ -133,6 +133,22 @@ pub fn column_rules(
                 .then(f.cast(DataType::Int32))
                 .otherwise(lit(NULL).cast(DataType::Int32))
         }
+        Kind::Decimal => {
+            let f = raw.clone().cast(DataType::Float64);
+            let finite = f.clone().is_finite();
+            checks.push(Check {
+                reason: Reason::BadType,
+                column: def.name,
+                failed: raw
+                    .clone()
+                    .is_not_null()
+                    .and(finite.clone().fill_null(lit(false)).not()),
+                detail: value_detail("is not a number"),
+            });
+            when(finite)
+                .then(f)
+                .otherwise(lit(NULL).cast(DataType::Float64))
+        }
         Kind::Date => {
             let parsed: Vec<Expr> = plan
                 .validation
