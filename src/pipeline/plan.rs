@@ -1051,10 +1051,19 @@ const ENCODINGS: &[&str] = &["utf-8", "windows-1252", "latin-1"];
 const DELIMITERS: &[&str] = &[",", "\\t", "tab", "^", "|", ";"];
 
 fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) -> Vec<Input> {
+    // Every input table by name, so a new one cannot be left out here.
+    let spec::InputsSpec {
+        schools,
+        students,
+        assessments,
+        survey_items,
+        survey_responses,
+        state_results,
+    } = spec;
     let mut out: Vec<Input> = Vec::new();
     // Without a students input, an assessments preset that carries demographics at testing
     // builds them.
-    let implied_students = match (&spec.students, &spec.assessments.preset) {
+    let implied_students = match (students, &assessments.preset) {
         (None, Some(name)) => layout::preset(name)
             .filter(|p| p.tables.contains_key(Table::Students.name()))
             .map(|_| spec::InputSpec {
@@ -1063,7 +1072,7 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
             }),
         _ => None,
     };
-    if spec.students.is_none() && implied_students.is_none() {
+    if students.is_none() && implied_students.is_none() {
         c.push_hint(
             "inputs.students",
             "`[inputs.students]` is required",
@@ -1071,15 +1080,15 @@ fn resolve_inputs(spec: &spec::InputsSpec, dir: &Path, c: &mut Collector<'_>) ->
         );
     }
     let entries = [
-        (Table::Schools, Some(&spec.schools)),
+        (Table::Schools, Some(schools)),
         (
             Table::Students,
-            spec.students.as_ref().or(implied_students.as_ref()),
+            students.as_ref().or(implied_students.as_ref()),
         ),
-        (Table::Assessments, Some(&spec.assessments)),
-        (Table::SurveyItems, spec.survey_items.as_ref()),
-        (Table::SurveyResponses, spec.survey_responses.as_ref()),
-        (Table::StateResults, spec.state_results.as_ref()),
+        (Table::Assessments, Some(assessments)),
+        (Table::SurveyItems, survey_items.as_ref()),
+        (Table::SurveyResponses, survey_responses.as_ref()),
+        (Table::StateResults, state_results.as_ref()),
     ];
     let mut at_testing = None;
     for (table, given) in entries {
