@@ -53,28 +53,8 @@ fn header(year: &str) -> Vec<String> {
 
 /// The schools extract with CDS codes.
 fn write_schools(dir: &Path) {
-    let s = &district()[&Table::Schools];
-    let mut out = String::from("school_id,school_name,level,supervisor,triad\n");
-    for i in 0..s.height() {
-        let get = |c: &str| {
-            s.column(c)
-                .unwrap()
-                .str()
-                .unwrap()
-                .get(i)
-                .unwrap_or("")
-                .to_string()
-        };
-        out.push_str(&format!(
-            "{},{},{},{},{}\n",
-            cds(&get("school_id")),
-            get("school_name"),
-            get("level"),
-            get("supervisor"),
-            get("triad")
-        ));
-    }
-    fs::write(dir.join("schools.csv"), out).unwrap();
+    let csv = layouts::schools_csv(&district()[&Table::Schools]).unwrap();
+    fs::write(dir.join("schools.csv"), csv).unwrap();
 }
 
 const TAIL: &str = r#"
@@ -703,27 +683,7 @@ fn shipped_layout_examples_are_written_from_the_sample() {
             layouts::positional_students(students, year).unwrap(),
         ));
     }
-    let s = &t[&Table::Schools];
-    let mut schools = String::from("school_id,school_name,level,supervisor,triad\n");
-    for i in 0..s.height() {
-        let get = |c: &str| {
-            s.column(c)
-                .unwrap()
-                .str()
-                .unwrap()
-                .get(i)
-                .unwrap_or("")
-                .to_string()
-        };
-        schools.push_str(&format!(
-            "{},{},{},{},{}\n",
-            cds(&get("school_id")),
-            get("school_name"),
-            get("level"),
-            get("supervisor"),
-            get("triad")
-        ));
-    }
+    let schools = layouts::schools_csv(&t[&Table::Schools]).unwrap();
     files.push(("schools.csv".into(), schools.into_bytes()));
     let dir = root().join("sample_data/real_layouts");
     let bless = std::env::var("EQUITY_GAP_BLESS").is_ok_and(|v| v == "1");

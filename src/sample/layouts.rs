@@ -23,6 +23,25 @@ pub fn cds(school: &str) -> String {
     format!("{DISTRICT_CODE}{school:0>7}")
 }
 
+/// The schools extract with each school by its CDS code (comma-delimited, a header row).
+pub fn schools_csv(schools: &DataFrame) -> PolarsResult<String> {
+    let cols = ["school_id", "school_name", "level", "supervisor", "triad"];
+    let r = Rows::of(schools, &cols)?;
+    let mut out = cols.join(",") + "\n";
+    for i in 0..schools.height() {
+        let get = |c: &str| r.get(c, i).unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{},{}\n",
+            cds(get("school_id")),
+            get("school_name"),
+            get("level"),
+            get("supervisor"),
+            get("triad")
+        ));
+    }
+    Ok(out)
+}
+
 /// Reporting ethnicity codes of the CAASPP file (its 2021-22 layout, field 47).
 fn reporting_ethnicity(race: &str) -> &'static str {
     match race {

@@ -164,44 +164,17 @@ pub fn validate_with(
             })?;
         layout_notes.extend(r.notes.iter().cloned());
         drop(r);
-        let mut by_reason = BTreeMap::new();
-        if quarantined.height() > 0 {
-            let counts = quarantined
-                .clone()
-                .lazy()
-                .group_by([col("reason")])
-                .agg([len().cast(DataType::UInt64).alias("n")])
-                .collect()?;
-            let reasons = counts.column("reason")?.str()?.clone();
-            let ns = counts.column("n")?.u64()?.clone();
-            for (reason, n) in reasons.iter().zip(ns.iter()) {
-                if let (Some(reason), Some(n)) = (reason, n) {
-                    by_reason.insert(reason.to_string(), n as usize);
-                }
-            }
-        }
+        let by_reason = rows_by(&quarantined, "reason", lit(true))?;
         let excluded = by_reason
             .get(Reason::ExcludedBySource.code())
             .copied()
             .unwrap_or(0);
-        let mut excluded_by = BTreeMap::new();
-        if excluded > 0 {
-            let counts = quarantined
-                .clone()
-                .lazy()
-                .filter(col("reason").eq(lit(Reason::ExcludedBySource.code())))
-                .group_by([col("detail")])
-                .agg([len().cast(DataType::UInt64).alias("n")])
-                .collect()?;
-            let whys = counts.column("detail")?.str()?.clone();
-            let ns = counts.column("n")?.u64()?.clone();
-            for (why, n) in whys.iter().zip(ns.iter()) {
-                if let (Some(why), Some(n)) = (why, n) {
-                    excluded_by.insert(why.to_string(), n as usize);
-                }
-            }
-        }
-
+        // The file's own reasons for the rows it excludes.
+        let excluded_by = rows_by(
+            &quarantined,
+            "detail",
+            col("reason").eq(lit(Reason::ExcludedBySource.code())),
+        )?;
         let q = TableQuality {
             table: table.name().to_string(),
             read,
@@ -403,6 +376,29 @@ fn check_table(
     }
     let quarantined = quarantine::rows(input, table, invalid)?;
     Ok((accepted, quarantined, extra.codes))
+}
+
+/// Rows of `frame` that satisfy `filter`, counted by the text of `column`.
+fn rows_by(frame: &DataFrame, column: &str, filter: Expr) -> PolarsResult<BTreeMap<String, usize>> {
+    let mut out = BTreeMap::new();
+    if frame.height() == 0 {
+        return Ok(out);
+    }
+    let counts = frame
+        .clone()
+        .lazy()
+        .filter(filter)
+        .group_by([col(column)])
+        .agg([len().cast(DataType::UInt64).alias("n")])
+        .collect()?;
+    let keys = counts.column(column)?.str()?.clone();
+    let ns = counts.column("n")?.u64()?.clone();
+    for (key, n) in keys.iter().zip(ns.iter()) {
+        if let (Some(key), Some(n)) = (key, n) {
+            out.insert(key.to_string(), n as usize);
+        }
+    }
+    Ok(out)
 }
 
 /// Rows the file's own filters exclude, set aside with their reason, and the rows kept; `None`
