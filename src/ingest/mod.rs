@@ -270,10 +270,7 @@ impl IngestError {
                 // A missing column was probably renamed to a column no known header has (or,
                 // without a preset, to any column): one whose name holds its name, or is a
                 // few letters from it.
-                let unknown: Vec<&String> = present
-                    .iter()
-                    .filter(|p| !known.iter().any(|k| normal_name(k) == normal_name(p)))
-                    .collect();
+                let unknown = unknown_columns(present, known);
                 let candidates: Vec<&str> = if known.is_empty() {
                     present_refs.clone()
                 } else {
@@ -943,12 +940,8 @@ fn layout_notes(input: &Input, path: &Path, header: &[String]) -> Vec<String> {
             known.label
         )];
     }
-    let known = known_names(input);
-    let known_norm: std::collections::BTreeSet<String> =
-        known.iter().map(|k| normal_name(k)).collect();
-    let new: Vec<String> = header
+    let new: Vec<String> = unknown_columns(header, &known_names(input))
         .iter()
-        .filter(|h| !known_norm.contains(&normal_name(h)))
         .map(|h| format!("`{}`", h.trim()))
         .collect();
     let closest = input
@@ -978,6 +971,15 @@ fn layout_notes(input: &Input, path: &Path, header: &[String]) -> Vec<String> {
         ));
     }
     vec![note]
+}
+
+/// The columns of `header` that no name in `known` matches (after [`normal_name`]).
+fn unknown_columns<'h>(header: &'h [String], known: &[String]) -> Vec<&'h String> {
+    let known: std::collections::BTreeSet<String> = known.iter().map(|k| normal_name(k)).collect();
+    header
+        .iter()
+        .filter(|h| !known.contains(&normal_name(h)))
+        .collect()
 }
 
 /// Every column name the input's preset has seen in the layout's known headers.
