@@ -134,6 +134,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     lap("metrics", &mut timings);
     print_metrics(&plan, &metrics);
 
+    let previous = publish::previous::Previous::latest(&out.join(&plan.name));
     let mut staging = Staging::begin(&out, &plan.name, started)
         .map_err(|e| output_failure(&out, anyhow::Error::new(e)))?;
     publish::tables::write(&mut staging, &plan, selected.clone(), &validated, &metrics)
@@ -154,6 +155,8 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
         },
         schools: selected.as_deref(),
+        previous: previous.as_ref(),
+        rerender: args.rerender,
     };
     let rendered = render::render(&request, staging.dir()).map_err(|e| {
         output_failure(
@@ -161,12 +164,12 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
             e.context("rendering the packets failed; nothing was published"),
         )
     })?;
-    staging.adopt(rendered.files);
+    staging.adopt(rendered.files.iter().cloned());
     lap("render", &mut timings);
-    eprintln!(
-        "  rendered {} packets (one per school and window) with {} charts, the index and the data-quality page\n",
-        rendered.packets, rendered.charts
-    );
+    let reuse = share_with_previous(&staging, previous.as_ref(), &rendered)
+        .map_err(|e| output_failure(&out, e.into()))?;
+    lap("link", &mut timings);
+    eprintln!("{}\n", render_summary(&plan, &rendered, &reuse));
     if let Ok(ms) = std::env::var("EQUITY_GAP_TEST_PAUSE_BEFORE_COMMIT_MS") {
         // Lets the test suite interrupt a run while its staging folder is full.
         std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
@@ -183,6 +186,8 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         header_changes: &header_changes,
         rows: &validated.quality,
         outputs: staging.written(),
+        packets: &rendered.packets,
+        reuse: &reuse,
         timings_ms: timings,
         metrics_ms: metrics
             .timings
@@ -213,6 +218,7 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         .map_err(|e| output_failure(&out, e.into()))?;
     let n_files = staging.written().len();
     let total: u64 = staging.written().iter().map(|w| w.bytes).sum();
+    let new_bytes = total - reuse.bytes_linked;
     let dir = staging.commit().map_err(|e| {
         output_failure(
             &out,
@@ -220,10 +226,11 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         )
     })?;
     eprintln!(
-        "published `{}` ({} files, {}) in {:.1} s",
+        "published `{}` ({} files, {}; {} new on disk) in {:.1} s",
         dir.display(),
         n_files,
         crate::human_bytes(total),
+        crate::human_bytes(new_bytes),
         (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0
     );
     println!("{}", dir.display());
@@ -231,6 +238,63 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         dir,
         quality: validated.quality,
     })
+}
+
+/// Link every file the run wrote with the same bytes as the previous run's at the same path,
+/// and count what was linked and what was written anew.
+fn share_with_previous(
+    staging: &Staging,
+    previous: Option<&publish::previous::Previous>,
+    rendered: &render::Rendered,
+) -> std::io::Result<publish::previous::Reuse> {
+    use publish::previous::Action;
+    let (files_linked, bytes_linked) = match previous {
+        Some(p) => p.share_identical(staging.dir(), staging.written())?,
+        None => (0, 0),
+    };
+    let written = staging.written();
+    // The manifest is written after this count and is always new.
+    Ok(publish::previous::Reuse {
+        from_run: previous.map(|p| p.run_id.clone()),
+        packets_rendered: rendered.count(Action::Rendered),
+        packets_reused: rendered.count(Action::Reused),
+        files_linked,
+        bytes_linked,
+        files_written: written.len() - files_linked,
+        bytes_written: written.iter().map(|w| w.bytes).sum::<u64>() - bytes_linked,
+    })
+}
+
+/// What the render stage actually wrote, in one line.
+fn render_summary(
+    plan: &Plan,
+    rendered: &render::Rendered,
+    reuse: &publish::previous::Reuse,
+) -> String {
+    let formats = &plan.outputs.formats;
+    let linked = format!(
+        "{} files ({}) linked from the previous run, {} written ({})",
+        thousands(reuse.files_linked),
+        crate::human_bytes(reuse.bytes_linked),
+        thousands(reuse.files_written),
+        crate::human_bytes(reuse.bytes_written)
+    );
+    if formats.is_empty() {
+        return format!(
+            "  no packets or charts (`outputs.formats` is empty); wrote the index and the data-quality page; {linked}"
+        );
+    }
+    let reused = match (&reuse.from_run, reuse.packets_reused) {
+        (_, 0) => String::new(),
+        (Some(run), n) => format!(", {} unchanged and reused from run {run}", thousands(n)),
+        (None, n) => format!(", {} reused", thousands(n)),
+    };
+    format!(
+        "  packets ({}): {} rendered{reused}; {} charts drawn; the index and the data-quality page; {linked}",
+        formats.join(", "),
+        thousands(reuse.packets_rendered),
+        thousands(rendered.charts)
+    )
 }
 
 /// A failure while writing the run: the machine's problem (a full disk, a folder that cannot

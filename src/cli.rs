@@ -149,6 +149,10 @@ pub struct RunArgs {
     /// No progress bars (they are drawn only when stderr is a terminal anyway).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Render every packet, even those the previous run published with the same key (by
+    /// default their files are linked from it).
+    #[arg(long)]
+    pub rerender: bool,
 }
 
 #[derive(Debug, Args)]

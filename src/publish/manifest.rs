@@ -21,6 +21,10 @@ pub struct Manifest<'a> {
     pub header_changes: &'a [String],
     pub rows: &'a Quality,
     pub outputs: &'a [Written],
+    /// Every packet: its key, whether it was rendered or reused, and its files.
+    pub packets: &'a [super::previous::PacketRecord],
+    /// What the run linked from the previous run and what it wrote anew.
+    pub reuse: &'a super::previous::Reuse,
     /// Milliseconds per stage, in the order the stages ran.
     pub timings_ms: Vec<Timing>,
     /// Milliseconds per part of the metrics stage (scores, sums per cell, suppression, each

@@ -5,6 +5,7 @@
 //! where the next run sweeps it. Earlier runs are never touched. `LATEST` names the newest run.
 
 pub mod manifest;
+pub mod previous;
 pub mod tables;
 
 pub use manifest::Manifest;

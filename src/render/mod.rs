@@ -18,6 +18,7 @@ use crate::canonical::Table;
 use crate::ingest::FileRead;
 use crate::metrics::{DISTRICT, Metrics};
 use crate::pipeline::Plan;
+use crate::publish::previous::{Action, PacketRecord, Previous};
 use crate::publish::{Written, write_file};
 use crate::thousands;
 use crate::validate::{Quality, Validated};
@@ -40,17 +41,29 @@ pub struct Request<'a> {
     pub provenance: Provenance,
     /// `--schools`: render only these (the index lists only them).
     pub schools: Option<&'a [String]>,
+    /// The previous run of the pipeline, whose packets are reused when their key is unchanged.
+    pub previous: Option<&'a Previous>,
+    /// `--rerender`: render every packet even when the previous run has it.
+    pub rerender: bool,
 }
 
 /// What the render stage wrote.
 pub struct Rendered {
     pub files: Vec<Written>,
-    pub packets: usize,
+    /// Every packet of the run, rendered or reused, in school and window order.
+    pub packets: Vec<PacketRecord>,
+    /// Charts drawn in this run (in rendered packets and on the index).
     pub charts: usize,
 }
 
-#[derive(Clone, Copy)]
-struct Formats {
+impl Rendered {
+    pub fn count(&self, action: Action) -> usize {
+        self.packets.iter().filter(|p| p.action == action).count()
+    }
+}
+
+#[derive(Clone, Copy, Serialize)]
+pub struct Formats {
     pdf: bool,
     html: bool,
     svg: bool,
@@ -111,8 +124,10 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
         }
     }
     let line = req.provenance.line();
+    let tool = tool_identity()?;
     // Charts, PNGs and the HTML page of every packet, across schools on the rayon pool. The
-    // PDFs come second, on their own threads (see `pdf::typeset_all`).
+    // PDFs come second, on their own threads (see `pdf::typeset_all`). A packet whose key the
+    // previous run has is linked from it instead.
     let pool = rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("render-{i}"))
         .build()?;
@@ -129,7 +144,31 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
                     let year = year.as_deref().unwrap_or_default();
                     let b = Builder::new(plan, &rows, &req.provenance, year);
                     let packet = b.packet(school, window, siblings.clone());
-                    write_packet(dir, &packet, &line, formats)
+                    let key = packet_key(tool, formats, &packet)?;
+                    let record = |action, files: &[Written]| PacketRecord {
+                        school: school.id.clone(),
+                        window: window.clone(),
+                        key: key.clone(),
+                        action,
+                        files: files.iter().map(|w| w.path.clone()).collect(),
+                    };
+                    if !req.rerender
+                        && let Some(previous) = req.previous
+                        && let Some(files) = previous.reuse_packet(&key, dir)?
+                    {
+                        return Ok(Drawn {
+                            record: record(Action::Reused, &files),
+                            files,
+                            charts: 0,
+                            pdf: None,
+                        });
+                    }
+                    let mut drawn = write_packet(dir, &packet, &line, formats, &key)?;
+                    drawn.record = record(Action::Rendered, &drawn.files);
+                    if let Some(pdf) = &drawn.pdf {
+                        drawn.record.files.push(pdf.path.clone());
+                    }
+                    Ok(drawn)
                 },
             )
             .collect()
@@ -137,14 +176,15 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
     let mut files = Vec::new();
     let mut n_charts = 0;
     let mut to_typeset = Vec::new();
+    let mut packets = Vec::with_capacity(jobs.len());
     for r in results {
         let drawn = r?;
         files.extend(drawn.files);
         n_charts += drawn.charts;
         to_typeset.extend(drawn.pdf);
+        packets.push(drawn.record);
     }
     files.extend(pdf::typeset_all(dir, to_typeset)?);
-    let packets = jobs.len();
 
     let (index_files, index_charts) =
         write_index(req, dir, &schools, &by_school, year.as_deref(), formats)?;
@@ -195,6 +235,31 @@ struct Drawn {
     files: Vec<Written>,
     charts: usize,
     pdf: Option<pdf::Job>,
+    record: PacketRecord,
+}
+
+/// A hash of the running program itself (its code, templates and fonts are all in it), taken
+/// once per process: a packet rendered by another build is never taken for an unchanged one.
+fn tool_identity() -> anyhow::Result<&'static str> {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(id) = ID.get() {
+        return Ok(id);
+    }
+    let exe = std::env::current_exe()?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(&exe)?)?;
+    Ok(ID.get_or_init(|| hasher.finalize().to_hex().to_string()))
+}
+
+/// The key of a packet: everything it is made from (its model, with the school, window,
+/// numbers, provenance line and links; the formats asked for; the program that draws it).
+/// Two runs that give a packet the same key write byte-identical files for it.
+pub fn packet_key(tool: &str, formats: Formats, packet: &Packet) -> anyhow::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(tool.as_bytes());
+    serde_json::to_writer(&mut hasher, &formats)?;
+    serde_json::to_writer(&mut hasher, packet)?;
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 fn write_packet(
@@ -202,6 +267,7 @@ fn write_packet(
     packet: &Packet,
     provenance: &str,
     formats: Formats,
+    key: &str,
 ) -> anyhow::Result<Drawn> {
     let base = packet_dir(&packet.school.id, &packet.window);
     let figs: Vec<Figure> = figures::figures(packet);
@@ -262,6 +328,8 @@ fn write_packet(
             what: format!("packet of `{}` at {}", packet.school.id, packet.window),
             data,
             charts: svgs,
+            ident: key.to_string(),
+            date: packet.provenance.data_as_of.clone(),
         })
     } else {
         None
@@ -270,6 +338,13 @@ fn write_packet(
         files,
         charts: figs.len(),
         pdf,
+        record: PacketRecord {
+            school: packet.school.id.clone(),
+            window: packet.window.clone(),
+            key: key.to_string(),
+            action: Action::Rendered,
+            files: Vec::new(),
+        },
     })
 }
 
@@ -332,7 +407,7 @@ fn write_index(
         "index.html",
         minijinja::context! {
             district => &plan.district,
-            provenance_line => &line,
+            provenance_line => req.provenance.run_line(),
             when => &ix.when,
             subjects => &ix.heads,
             rows => &ix.rows,
@@ -470,7 +545,7 @@ fn write_quality(req: &Request, dir: &Path, year: Option<&str>) -> anyhow::Resul
         minijinja::context! {
             district => &req.plan.district,
             run_id => &req.provenance.run_id,
-            provenance_line => req.provenance.line(),
+            provenance_line => req.provenance.run_line(),
             quarantine_csv => req.plan.outputs.quarantine_csv,
             tables => &tables,
             reasons => &reasons,

@@ -22,6 +22,9 @@ pub const SUPPRESSED_TEXT: &str = "not shown to protect small groups";
 pub struct Provenance {
     /// The latest test date among accepted scores (else the run date), `YYYY-MM-DD`.
     pub data_as_of: String,
+    /// Named on the index and the quality page, never in a packet: a packet is the same file
+    /// in every run that gives it the same numbers.
+    #[serde(skip)]
     pub run_id: String,
     pub pipeline: String,
     /// The first 12 hex digits of the pipeline file's sha256.
@@ -30,11 +33,17 @@ pub struct Provenance {
 }
 
 impl Provenance {
+    /// The line under every chart and packet page.
     pub fn line(&self) -> String {
         format!(
-            "Data as of {} · pipeline {} ({}) · equity-gap {} · run {}",
-            self.data_as_of, self.pipeline, self.pipeline_hash, self.tool_version, self.run_id
+            "Data as of {} · pipeline {} ({}) · equity-gap {}",
+            self.data_as_of, self.pipeline, self.pipeline_hash, self.tool_version
         )
+    }
+
+    /// The line of the index and the quality page, which also name the run.
+    pub fn run_line(&self) -> String {
+        format!("{} · run {}", self.line(), self.run_id)
     }
 }
 

@@ -94,6 +94,11 @@ pub struct Job {
     pub what: String,
     pub data: Vec<u8>,
     pub charts: Vec<(String, String)>,
+    /// What the PDF's document id is made from (the packet's key), so it is the same for the
+    /// same packet and differs between packets.
+    pub ident: String,
+    /// The PDF's creation date, `YYYY-MM-DD`: the packet's data-as-of date, not the clock.
+    pub date: String,
 }
 
 /// Typeset every job and write it under `dir`.
@@ -124,7 +129,7 @@ pub fn typeset_all(dir: &Path, jobs: Vec<Job>) -> anyhow::Result<Vec<Written>> {
                         break;
                     };
                     let result = pool
-                        .install(|| packet(job.data.clone(), &job.charts))
+                        .install(|| packet(job))
                         .and_then(|pdf| Ok(write_file(dir, &job.path, &pdf)?))
                         .map_err(|e| e.context(job.what.clone()));
                     // Typst memoizes across documents. What the template shares stays in use;
@@ -161,11 +166,11 @@ pub fn typeset_all(dir: &Path, jobs: Vec<Job>) -> anyhow::Result<Vec<Written>> {
     Ok(written.into_iter().map(|(_, w)| w).collect())
 }
 
-/// Typeset a packet: `data` is its JSON, `charts` its SVGs by file stem.
-pub fn packet(data: Vec<u8>, charts: &[(String, String)]) -> anyhow::Result<Vec<u8>> {
+/// Typeset a packet: `job.data` is its JSON, `job.charts` its SVGs by file stem.
+pub fn packet(job: &Job) -> anyhow::Result<Vec<u8>> {
     let mut files = HashMap::new();
-    files.insert(id("/data.json"), Bytes::new(data));
-    for (stem, svg) in charts {
+    files.insert(id("/data.json"), Bytes::new(job.data.clone()));
+    for (stem, svg) in &job.charts {
         files.insert(
             id(&format!("/charts/{stem}.svg")),
             Bytes::new(svg.clone().into_bytes()),
@@ -179,9 +184,29 @@ pub fn packet(data: Vec<u8>, charts: &[(String, String)]) -> anyhow::Result<Vec<
     let doc: PagedDocument = typst::compile(&world).output.map_err(|errors| {
         anyhow::anyhow!("typesetting the packet failed: {}", messages(&errors))
     })?;
-    let options = typst_pdf::PdfOptions::default();
+    let options = typst_pdf::PdfOptions {
+        ident: typst::foundations::Smart::Custom(job.ident.clone()),
+        timestamp: date(&job.date).map(typst_pdf::Timestamp::new_utc),
+        ..Default::default()
+    };
     typst_pdf::pdf(&doc, &options)
         .map_err(|errors| anyhow::anyhow!("writing the PDF failed: {}", messages(&errors)))
+}
+
+/// A `YYYY-MM-DD` date as Typst's, at midnight.
+fn date(text: &str) -> Option<Datetime> {
+    let mut parts = text.splitn(3, '-').map(str::parse::<u32>);
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    Datetime::from_ymd_hms(
+        i32::try_from(y).ok()?,
+        m.try_into().ok()?,
+        d.try_into().ok()?,
+        0,
+        0,
+        0,
+    )
 }
 
 fn messages(errors: &[SourceDiagnostic]) -> String {

@@ -1,0 +1,187 @@
+//! The previous run of the same pipeline (the one `LATEST` names), as far as a new run can
+//! reuse it. A packet is addressed by a key over everything it is made from; when the previous
+//! run published a packet with the same key, the new run hard-links its files instead of
+//! rendering them again. Any other file the new run wrote with the same bytes as the previous
+//! run's file at the same path is replaced by a hard link to it. Either way the run folders stay
+//! whole and independent to read: a hard link is the same file under a second name, so an
+//! unchanged night costs no new copy on disk. Where the file system cannot link (another
+//! device, or one without hard links), the file is copied.
+
+use super::Written;
+use fs_err as fs;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// What a run records about each packet, in `manifest.json` under `packets`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PacketRecord {
+    pub school: String,
+    pub window: String,
+    /// Hex blake3 of everything the packet is made from (see `render::packet_key`).
+    pub key: String,
+    /// `rendered` in this run, or `reused` from the run named in `manifest.reuse.from_run`.
+    pub action: Action,
+    /// The packet's files, relative to the run folder.
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Rendered,
+    Reused,
+}
+
+/// What a run took from the previous one, in `manifest.json` under `reuse`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Reuse {
+    /// The run files were linked from, if any.
+    pub from_run: Option<String>,
+    pub packets_rendered: usize,
+    pub packets_reused: usize,
+    /// Files that are hard links to (or, across devices, copies of) the previous run's.
+    pub files_linked: usize,
+    pub bytes_linked: u64,
+    /// Files written anew.
+    pub files_written: usize,
+    pub bytes_written: u64,
+}
+
+#[derive(Deserialize)]
+struct Recorded {
+    #[serde(default)]
+    outputs: Vec<RecordedFile>,
+    #[serde(default)]
+    packets: Vec<PacketRecord>,
+}
+
+#[derive(Deserialize)]
+struct RecordedFile {
+    path: String,
+    bytes: u64,
+}
+
+/// The previous run: its folder, its files' sizes and its packets by key.
+pub struct Previous {
+    pub run_id: String,
+    dir: PathBuf,
+    sizes: HashMap<String, u64>,
+    packets: HashMap<String, PacketRecord>,
+}
+
+impl Previous {
+    /// The run `LATEST` names under `root` (the pipeline's folder of runs), when it has a
+    /// readable manifest.
+    pub fn latest(root: &Path) -> Option<Previous> {
+        let run_id = std::fs::read_to_string(root.join("LATEST")).ok()?;
+        let run_id = run_id.trim().to_string();
+        let dir = root.join(&run_id);
+        let bytes = std::fs::read(dir.join("manifest.json")).ok()?;
+        let recorded: Recorded = serde_json::from_slice(&bytes).ok()?;
+        Some(Previous {
+            run_id,
+            dir,
+            sizes: recorded
+                .outputs
+                .into_iter()
+                .map(|f| (f.path, f.bytes))
+                .collect(),
+            packets: recorded
+                .packets
+                .into_iter()
+                .map(|p| (p.key.clone(), p))
+                .collect(),
+        })
+    }
+
+    /// The previous run's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Link the files of the previous run's packet with `key` into `dir` (the new run's
+    /// staging folder), when it has one and all its files are still there.
+    pub fn reuse_packet(&self, key: &str, dir: &Path) -> std::io::Result<Option<Vec<Written>>> {
+        let Some(record) = self.packets.get(key) else {
+            return Ok(None);
+        };
+        if !record.files.iter().all(|f| self.dir.join(f).is_file()) {
+            return Ok(None);
+        }
+        let _open = super::writing();
+        let mut out = Vec::with_capacity(record.files.len());
+        for f in &record.files {
+            let to = dir.join(f);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            link_or_copy(&self.dir.join(f), &to)?;
+            out.push(Written {
+                path: f.clone(),
+                rows: None,
+                bytes: fs::metadata(&to)?.len(),
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// Replace each file in `written` (under `dir`) whose bytes equal the previous run's file
+    /// at the same path by a link to that file. Returns the files and bytes now shared.
+    pub fn share_identical(
+        &self,
+        dir: &Path,
+        written: &[Written],
+    ) -> std::io::Result<(usize, u64)> {
+        let _open = super::writing();
+        let mut shared = (0, 0);
+        for w in written {
+            if self.sizes.get(&w.path) != Some(&w.bytes) {
+                continue;
+            }
+            let new = dir.join(&w.path);
+            let old = self.dir.join(&w.path);
+            if same_file(&new, &old) {
+                shared.0 += 1;
+                shared.1 += w.bytes;
+                continue;
+            }
+            let Ok(old_bytes) = std::fs::read(&old) else {
+                continue;
+            };
+            if old_bytes.len() as u64 == w.bytes && std::fs::read(&new)? == old_bytes {
+                let tmp = new.with_extension("linking");
+                link_or_copy(&old, &tmp)?;
+                fs::rename(&tmp, &new)?;
+                shared.0 += 1;
+                shared.1 += w.bytes;
+            }
+        }
+        Ok(shared)
+    }
+}
+
+/// Whether two paths name the same file (one is a hard link to the other).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
+/// Hard-link `from` at `to`, or copy it where the file system cannot link.
+pub fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    fs::copy(from, to).map(|_| ())
+}
