@@ -58,7 +58,12 @@ fn runs() -> &'static Runs {
 
         let pipeline = data.join("pipeline.toml");
         let open = data.join("open.toml");
-        let toml = std::fs::read_to_string(&pipeline).unwrap();
+        // PNGs are drawn only when asked for; these tests check them too.
+        let toml = std::fs::read_to_string(&pipeline).unwrap().replace(
+            "[outputs]\n",
+            "[outputs]\nformats = [\"pdf\", \"html\", \"svg\", \"png\"]\n",
+        );
+        std::fs::write(&pipeline, &toml).unwrap();
         std::fs::write(
             &open,
             toml.replace("name = \"", "name = \"open-") + "\n[privacy]\nmin_n_display = 1\n",

@@ -312,6 +312,10 @@ impl Plan {
 }
 
 const FORMATS: &[&str] = &["pdf", "html", "svg", "png"];
+/// PNGs are drawn only when asked for: a bitmap of every chart of every packet took a third of
+/// a district's render time and 60% of its bytes, for the few who paste charts into slides
+/// (SVG pastes into most slide tools too).
+const DEFAULT_FORMATS: &[&str] = &["pdf", "html", "svg"];
 
 /// Resolve a parsed spec. `dir` is the pipeline file's folder; relative paths resolve there.
 pub fn resolve(
@@ -508,7 +512,7 @@ pub fn resolve(
         .outputs
         .formats
         .clone()
-        .unwrap_or_else(|| FORMATS.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| DEFAULT_FORMATS.iter().map(|s| s.to_string()).collect());
     for (i, f) in formats.iter().enumerate() {
         if !FORMATS.contains(&f.as_str()) {
             c.unknown(format!("outputs.formats[{i}]"), "format", f, FORMATS);

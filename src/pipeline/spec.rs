@@ -431,7 +431,7 @@ pub struct OutputsSpec {
     /// Folder runs publish under, relative to the pipeline file; `--out` overrides it.
     /// Default: `reports` in the current folder.
     pub dir: Option<String>,
-    /// Packet formats: any of `pdf`, `html`, `svg`, `png`. Default: all four.
+    /// Packet formats: any of `pdf`, `html`, `svg`, `png`. Default: `pdf`, `html`, `svg`.
     pub formats: Option<Vec<String>>,
     /// Also write the quarantine table as CSV for analysts. Default: true.
     pub quarantine_csv: Option<bool>,

@@ -228,6 +228,10 @@ struct FigureView<'a> {
 struct PdfFigure<'a> {
     id: &'a str,
     alt: &'a str,
+    /// The drawing's size in its own pixels, to scale the labels with it.
+    width: u32,
+    height: u32,
+    labels: Vec<charts::Label>,
 }
 
 /// What drawing a packet wrote, and the input of its PDF when one is wanted.
@@ -300,7 +304,7 @@ fn write_packet(
             svg: drawn.svg.clone(),
             table: &f.chart.table,
         });
-        svgs.push((f.chart.id.clone(), drawn.svg));
+        svgs.push(drawn.svg);
     }
     if formats.html {
         let page = html::page(
@@ -314,20 +318,26 @@ fn write_packet(
         )?);
     }
     let pdf = if formats.pdf {
-        let pdf_figs: Vec<PdfFigure> = figs
-            .iter()
-            .map(|f| PdfFigure {
+        let mut drawings = Vec::with_capacity(figs.len());
+        let mut pdf_figs: Vec<PdfFigure> = Vec::with_capacity(figs.len());
+        for (f, svg) in figs.iter().zip(&svgs) {
+            let (drawing, labels) = charts::text_apart(svg);
+            drawings.push((f.chart.id.clone(), drawing));
+            pdf_figs.push(PdfFigure {
                 id: &f.chart.id,
                 alt: &f.chart.alt,
-            })
-            .collect();
+                width: charts::WIDTH,
+                height: f.chart.height(),
+                labels,
+            });
+        }
         let data =
             serde_json::to_vec(&serde_json::json!({ "packet": packet, "figures": pdf_figs }))?;
         Some(pdf::Job {
             path: format!("{base}/packet.pdf"),
             what: format!("packet of `{}` at {}", packet.school.id, packet.window),
             data,
-            charts: svgs,
+            charts: drawings,
             ident: key.to_string(),
             date: packet.provenance.data_as_of.clone(),
         })
