@@ -71,6 +71,21 @@ that can be recovered, with the relations and published rows it follows from.
 
 Exit codes: 0 nothing can be recovered, 1 something can, 2 not a run folder.")]
     Audit(AuditArgs),
+    /// Freeze a window: the numbers a published run holds for it become the numbers of record,
+    /// kept by every later run of the pipeline until the window is restated.
+    #[command(after_help = "Example:
+  equity-gap freeze reports/sample/20261204T020000Z spring
+
+The frozen values are kept under `<out>/<pipeline>/frozen/<school year>/<window>/`. Later runs
+keep publishing them, and list each value that recomputation would change in their summary and
+on the quality page. `[[windows]] closed = true` in the pipeline freezes the current year's
+window from the first run that finds it closed.")]
+    Freeze(FreezeArgs),
+    /// Publish the recomputed numbers of a frozen window, with a reason: a new run whose packets
+    /// for the window (and every later run's) carry a dated note of what changed and why.
+    #[command(after_help = "Example:
+  equity-gap restate pipelines/sample.toml spring --reason \"Late spring scores from one school\"")]
+    Restate(RestateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +100,37 @@ pub struct AuditArgs {
     /// are empty, as an insider might, and checks each value it recovers against the true one.
     #[arg(long, value_name = "RUN_DIR")]
     pub open_run: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FreezeArgs {
+    /// A published run folder (`<out>/<pipeline>/<run id>`).
+    pub run_dir: PathBuf,
+    /// The window to freeze, as in the pipeline's `[[windows]]`.
+    pub window: String,
+    /// The school year (`2025-26`). Default: the run's latest.
+    #[arg(long)]
+    pub year: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestateArgs {
+    /// The pipeline definition (TOML), run in full.
+    pub pipeline: PathBuf,
+    /// The frozen window to restate.
+    pub window: String,
+    /// Why the numbers change, in a sentence the packets show.
+    #[arg(long)]
+    pub reason: String,
+    /// The school year (`2025-26`). Default: the run's latest.
+    #[arg(long)]
+    pub year: Option<String>,
+    /// Folder runs publish under. Default: the pipeline's `outputs.dir`, else `./reports`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +199,10 @@ pub struct RunArgs {
     /// default their files are linked from it).
     #[arg(long)]
     pub rerender: bool,
+    /// Set by `equity-gap restate`: the window (and school year, when given) to publish anew,
+    /// and why.
+    #[arg(skip)]
+    pub restate: Option<(String, Option<String>, String)>,
 }
 
 #[derive(Debug, Args)]

@@ -13,5 +13,6 @@ mod publishing;
 mod quarantine_reasons;
 mod real_layouts;
 mod render;
+mod reruns;
 mod sample_district;
 mod shipped_pipelines;

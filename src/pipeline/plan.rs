@@ -104,6 +104,8 @@ pub struct Window {
     pub id: String,
     pub label: String,
     pub share_of_year: f64,
+    /// `closed = true`: the current year's window is frozen (see `publish::frozen`).
+    pub closed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -654,6 +656,7 @@ fn resolve_windows(spec: &[spec::WindowSpec], c: &mut Collector<'_>) -> Vec<Wind
             id: w.id.clone(),
             label: w.label.clone().unwrap_or_else(|| capitalise(&w.id)),
             share_of_year: p,
+            closed: w.closed.unwrap_or(false),
         });
     }
     if let Some(last) = spec.last()

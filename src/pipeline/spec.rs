@@ -165,6 +165,10 @@ pub struct WindowSpec {
     /// Share of the school year elapsed at this window, greater than 0 and at most 1; the last
     /// window is 1.
     pub share_of_year: f64,
+    /// The window of the current school year is closed: its published numbers are frozen
+    /// (the first run that finds it closed freezes its own values) and later runs keep them.
+    /// Default: false.
+    pub closed: Option<bool>,
 }
 
 /// A score scale: cut scores, obtainable range and expected growth per subject and grade.

@@ -25,6 +25,9 @@ pub struct Manifest<'a> {
     pub packets: &'a [super::previous::PacketRecord],
     /// What the run linked from the previous run and what it wrote anew.
     pub reuse: &'a super::previous::Reuse,
+    /// The frozen windows held at their published values, and each value recomputation
+    /// would have changed.
+    pub frozen: &'a super::frozen::Outcome,
     /// Milliseconds per stage, in the order the stages ran.
     pub timings_ms: Vec<Timing>,
     /// Milliseconds per part of the metrics stage (scores, sums per cell, suppression, each

@@ -4,6 +4,7 @@
 //! (Ctrl-C, SIGTERM) removes it before exiting; a killed one leaves it hidden under `.staging`,
 //! where the next run sweeps it. Earlier runs are never touched. `LATEST` names the newest run.
 
+pub mod frozen;
 pub mod manifest;
 pub mod previous;
 pub mod tables;

@@ -45,6 +45,9 @@ pub struct Request<'a> {
     pub previous: Option<&'a Previous>,
     /// `--rerender`: render every packet even when the previous run has it.
     pub rerender: bool,
+    /// The frozen windows: their restatements go into their packets, their would-be changes
+    /// onto the quality page.
+    pub frozen: &'a crate::publish::frozen::Outcome,
 }
 
 /// What the render stage wrote.
@@ -143,7 +146,13 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
                     let rows = model::with_district(own, district);
                     let year = year.as_deref().unwrap_or_default();
                     let b = Builder::new(plan, &rows, &req.provenance, year);
-                    let packet = b.packet(school, window, siblings.clone());
+                    let mut packet = b.packet(school, window, siblings.clone());
+                    packet.restatements = req
+                        .frozen
+                        .restatements(year, window)
+                        .iter()
+                        .map(|r| model::RestatementNote::of(plan, r, &school.id))
+                        .collect();
                     let key = packet_key(tool, formats, &packet)?;
                     let record = |action, files: &[Written]| PacketRecord {
                         school: school.id.clone(),
@@ -493,6 +502,9 @@ fn meaning(reason: &str) -> &'static str {
     }
 }
 
+/// Would-be changes of frozen windows listed on the quality page; the manifest has them all.
+const QUALITY_CHANGES: usize = 500;
+
 fn write_quality(req: &Request, dir: &Path, year: Option<&str>) -> anyhow::Result<Written> {
     let q: &Quality = &req.validated.quality;
     let tables: Vec<QualityTable> = q
@@ -570,6 +582,10 @@ fn write_quality(req: &Request, dir: &Path, year: Option<&str>) -> anyhow::Resul
             year => year,
             windows => windows.iter().map(|w| w.label.clone()).collect::<Vec<_>>(),
             coverage => &coverage,
+            frozen => &req.frozen.windows,
+            would_change => &req.frozen.would_change[..req.frozen.would_change.len().min(QUALITY_CHANGES)],
+            would_change_count => thousands(req.frozen.would_change.len()),
+            would_change_more => req.frozen.would_change.len().saturating_sub(QUALITY_CHANGES),
         },
     )?;
     Ok(write_file(dir, "quality.html", page.as_bytes())?)

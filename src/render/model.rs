@@ -811,6 +811,99 @@ pub struct Packet {
     pub notes: Vec<String>,
     /// Other windows' packets of this school (label, relative link), for the HTML.
     pub siblings: Vec<(String, String)>,
+    /// The window's restatements (it was frozen, then its numbers deliberately changed),
+    /// oldest first.
+    pub restatements: Vec<RestatementNote>,
+}
+
+/// A restatement of a frozen window, as a packet of it tells it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestatementNote {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub reason: String,
+    /// This school's changed values, described (at most `SHOWN_CHANGES`).
+    pub changes: Vec<String>,
+    /// This school's changed values not listed.
+    pub more: usize,
+    /// Values changed at other schools and in the district roll-up.
+    pub elsewhere: usize,
+}
+
+const SHOWN_CHANGES: usize = 12;
+
+/// A changed value in words: "English language arts · English learners: average distance from
+/// standard −92.9 → −87.9".
+fn plain_change(plan: &Plan, c: &crate::publish::frozen::Change) -> String {
+    let mut subject = String::new();
+    let mut rest = Vec::new();
+    for part in c.key.split(", ") {
+        let Some((k, v)) = part.split_once('=') else {
+            continue;
+        };
+        match k {
+            "school_id" | "assessment" => {}
+            "subject" => subject = subject_title(v),
+            _ => rest.push(
+                plan.groups
+                    .iter()
+                    .find(|g| g.id == v)
+                    .map_or_else(|| v.replace('_', " "), |g| g.label.clone()),
+            ),
+        }
+    }
+    let what = match c.column.as_str() {
+        "n" => "students".to_string(),
+        "mean_dfs" => "average distance from standard".to_string(),
+        "mean_scale_score" => "average scale score".to_string(),
+        "pct_below" => "% standard not met".to_string(),
+        "pct_near" => "% standard nearly met".to_string(),
+        "pct_at" => "% standard met".to_string(),
+        "pct_above" => "% standard exceeded".to_string(),
+        "pct_met_standard" => "% met or exceeded standard".to_string(),
+        "pct_met_target" => "% met growth target".to_string(),
+        "suppressed" => "hidden to protect small groups".to_string(),
+        other => other.replace('_', " "),
+    };
+    let value = |v: &str| -> String {
+        if v.is_empty() {
+            return "none".to_string();
+        }
+        match v.parse::<f64>() {
+            Ok(x) if v.contains('.') => format!("{x:.1}").replace('-', "−"),
+            _ => v.replace('-', "−"),
+        }
+    };
+    let head = [subject]
+        .into_iter()
+        .chain(rest)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    format!("{head}: {what} {} → {}", value(&c.old), value(&c.new))
+}
+
+impl RestatementNote {
+    /// The note of `r` in the packet of `school`.
+    pub fn of(
+        plan: &Plan,
+        r: &crate::publish::frozen::Restatement,
+        school: &str,
+    ) -> RestatementNote {
+        let own: Vec<String> = r
+            .changes
+            .iter()
+            .filter(|c| c.school_id == school)
+            .map(|c| plain_change(plan, c))
+            .collect();
+        RestatementNote {
+            date: r.date.clone(),
+            reason: r.reason.clone(),
+            more: own.len().saturating_sub(SHOWN_CHANGES),
+            elsewhere: r.changes.len() - own.len(),
+            changes: own.into_iter().take(SHOWN_CHANGES).collect(),
+        }
+    }
 }
 
 /// The packets of the current school year: one per school and window with scores.
@@ -958,6 +1051,7 @@ impl<'a> Builder<'a> {
             watch,
             notes: self.notes(),
             siblings,
+            restatements: Vec::new(),
         }
     }
 
