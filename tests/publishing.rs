@@ -119,7 +119,9 @@ fn a_run_publishes_tables_quarantine_and_manifest() {
         .collect();
     assert_eq!(
         stages,
-        ["load", "ingest", "validate", "metrics", "tables", "render"]
+        [
+            "load", "ingest", "validate", "metrics", "tables", "render", "link"
+        ]
     );
     assert_eq!(m["rows"]["tables"][2]["accepted"], 9);
     assert_eq!(m["config"]["privacy"]["min_n_display"], 11);

@@ -210,6 +210,49 @@ fn a_changed_school_rerenders_only_its_packets() {
     );
 }
 
+/// 601's only winter score (grade 8 math, met at 2586) moves from 2577 (−9) to 2590 (+4): the
+/// next version of its packet says so, and keeps saying so while nothing else changes.
+#[test]
+fn a_packet_says_what_changed_since_its_previous_version() {
+    let dir = district("");
+    let (first, _) = run(dir.path(), &["run", "pipeline.toml"]);
+    let winter = "schools/601/winter/packet.html";
+    assert!(
+        !fs::read_to_string(first.join(winter))
+            .unwrap()
+            .contains("Since the packet")
+    );
+    replace_in(
+        &dir.path().join("assessments.csv"),
+        ",2577,601,",
+        ",2590,601,",
+    );
+    let (second, _) = run(dir.path(), &["run", "pipeline.toml"]);
+    let html = fs::read_to_string(second.join(winter)).unwrap();
+    let since = html
+        .split("Since the packet of ")
+        .nth(1)
+        .expect("a since table");
+    let date = &first.file_name().unwrap().to_string_lossy()[..8];
+    let date = format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]);
+    assert!(since.starts_with(&date), "{since}");
+    let table = since.split("</table>").next().unwrap();
+    assert!(
+        table.ends_with(
+            "<tbody><tr><td>Mathematics</td><td>Average distance from standard (points)</td><td>−9.0</td><td>+4.0</td></tr><tr><td>Mathematics</td><td>Met or exceeded standard</td><td>0.0%</td><td>100.0%</td></tr></tbody>"
+        ),
+        "{table}"
+    );
+    // The other schools' packets and the unchanged rerun show no such table, or the same one.
+    assert!(
+        !fs::read_to_string(second.join("schools/101/spring/packet.html"))
+            .unwrap()
+            .contains("Since the packet")
+    );
+    let (third, _) = run(dir.path(), &["run", "pipeline.toml"]);
+    assert!(same_inode(&second.join(winter), &third.join(winter)));
+}
+
 #[test]
 fn with_no_formats_the_summary_says_no_packet_was_written() {
     let dir = district("[outputs]\nformats = []\n");

@@ -24,6 +24,24 @@ pub struct PacketRecord {
     pub action: Action,
     /// The packet's files, relative to the run folder.
     pub files: Vec<String>,
+    /// Its key numbers (the school's values at a glance), to tell the next version of the
+    /// packet what changed since this one.
+    #[serde(default)]
+    pub numbers: Vec<Number>,
+    /// The run that first published these numbers for the packet.
+    #[serde(default)]
+    pub first_published: String,
+    /// What the packet showed as changed since its version before.
+    #[serde(default)]
+    pub since: Option<crate::render::model::Since>,
+}
+
+/// One key number of a packet.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Number {
+    pub subject: String,
+    pub measure: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -68,6 +86,7 @@ pub struct Previous {
     dir: PathBuf,
     sizes: HashMap<String, u64>,
     packets: HashMap<String, PacketRecord>,
+    by_packet: HashMap<(String, String), PacketRecord>,
 }
 
 impl Previous {
@@ -87,12 +106,23 @@ impl Previous {
                 .into_iter()
                 .map(|f| (f.path, f.bytes))
                 .collect(),
+            by_packet: recorded
+                .packets
+                .iter()
+                .map(|p| ((p.school.clone(), p.window.clone()), p.clone()))
+                .collect(),
             packets: recorded
                 .packets
                 .into_iter()
                 .map(|p| (p.key.clone(), p))
                 .collect(),
         })
+    }
+
+    /// The previous run's record of the packet of `school` at `window`.
+    pub fn packet(&self, school: &str, window: &str) -> Option<&PacketRecord> {
+        self.by_packet
+            .get(&(school.to_string(), window.to_string()))
     }
 
     /// The previous run's folder.

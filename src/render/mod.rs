@@ -153,6 +153,22 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
                         .iter()
                         .map(|r| model::RestatementNote::of(plan, r, &school.id))
                         .collect();
+                    // What changed since the previous published version of the packet: when
+                    // its key numbers are unchanged, the comparison it already showed stays.
+                    let numbers = packet.key_numbers();
+                    let previous = req.previous.and_then(|p| p.packet(&school.id, window));
+                    let first_published = match previous {
+                        Some(p) if p.numbers == numbers => {
+                            packet.since = p.since.clone();
+                            p.first_published.clone()
+                        }
+                        Some(p) if !p.numbers.is_empty() => {
+                            let date = run_date(&p.first_published);
+                            packet.since = Some(model::since(date, &p.numbers, &numbers));
+                            req.provenance.run_id.clone()
+                        }
+                        _ => req.provenance.run_id.clone(),
+                    };
                     let key = packet_key(tool, formats, &packet)?;
                     let record = |action, files: &[Written]| PacketRecord {
                         school: school.id.clone(),
@@ -160,6 +176,9 @@ pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
                         key: key.clone(),
                         action,
                         files: files.iter().map(|w| w.path.clone()).collect(),
+                        numbers: numbers.clone(),
+                        first_published: first_published.clone(),
+                        since: packet.since.clone(),
                     };
                     if !req.rerender
                         && let Some(previous) = req.previous
@@ -249,6 +268,15 @@ struct Drawn {
     charts: usize,
     pdf: Option<pdf::Job>,
     record: PacketRecord,
+}
+
+/// The date of a run, `YYYY-MM-DD`, from its id (`20261123T170512Z`).
+fn run_date(run_id: &str) -> String {
+    let d = run_id.get(..8).unwrap_or_default();
+    match (d.get(..4), d.get(4..6), d.get(6..8)) {
+        (Some(y), Some(m), Some(day)) => format!("{y}-{m}-{day}"),
+        _ => run_id.to_string(),
+    }
 }
 
 /// A hash of the running program itself (its code, templates and fonts are all in it), taken
@@ -363,6 +391,9 @@ fn write_packet(
             key: key.to_string(),
             action: Action::Rendered,
             files: Vec::new(),
+            numbers: Vec::new(),
+            first_published: String::new(),
+            since: None,
         },
     })
 }

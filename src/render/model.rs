@@ -814,6 +814,69 @@ pub struct Packet {
     /// The window's restatements (it was frozen, then its numbers deliberately changed),
     /// oldest first.
     pub restatements: Vec<RestatementNote>,
+    /// The key numbers that changed since the previous published version of this packet.
+    pub since: Option<Since>,
+}
+
+/// What changed since the previous published version of a packet.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Since {
+    /// When the previous version was first published, `YYYY-MM-DD`.
+    pub date: String,
+    pub rows: Vec<SinceRow>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct SinceRow {
+    pub subject: String,
+    pub measure: String,
+    pub before: String,
+    pub now: String,
+}
+
+impl Packet {
+    /// The school's values at a glance: the numbers a visit is prepared around.
+    pub fn key_numbers(&self) -> Vec<crate::publish::previous::Number> {
+        self.glance
+            .iter()
+            .flat_map(|g| {
+                g.rows.iter().map(|r| crate::publish::previous::Number {
+                    subject: g.subject.clone(),
+                    measure: r.measure.clone(),
+                    value: r.school.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The key numbers of `now` that differ from `before` (a packet's previous version, first
+/// published on `date`).
+pub fn since(
+    date: String,
+    before: &[crate::publish::previous::Number],
+    now: &[crate::publish::previous::Number],
+) -> Since {
+    let rows = now
+        .iter()
+        .filter_map(|n| {
+            let old = before
+                .iter()
+                .find(|b| b.subject == n.subject && b.measure == n.measure)
+                .map_or(String::new(), |b| b.value.clone());
+            (old != n.value).then(|| SinceRow {
+                subject: n.subject.clone(),
+                measure: n.measure.clone(),
+                before: if old.is_empty() {
+                    "none".to_string()
+                } else {
+                    old
+                },
+                now: n.value.clone(),
+            })
+        })
+        .collect();
+    Since { date, rows }
 }
 
 /// A restatement of a frozen window, as a packet of it tells it.
@@ -1052,6 +1115,7 @@ impl<'a> Builder<'a> {
             notes: self.notes(),
             siblings,
             restatements: Vec::new(),
+            since: None,
         }
     }
 
