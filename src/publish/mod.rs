@@ -83,6 +83,52 @@ pub fn write_file(dir: &Path, rel: &str, contents: &[u8]) -> std::io::Result<Wri
     })
 }
 
+/// Write a large table at `rel` under `dir` (a staging folder) from `frames` (at least one;
+/// all with the same columns), each written as it comes, so the whole table is never in memory
+/// at once; from any thread. Hand the result to `Staging::adopt`.
+pub fn parquet_frames(
+    dir: &Path,
+    rel: &str,
+    mut frames: impl Iterator<Item = PolarsResult<DataFrame>>,
+) -> anyhow::Result<Written> {
+    let _open = writing();
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let mut file = Recording::new(fs::File::create(&path)?);
+    let mut rows = 0;
+    let written = (|| -> PolarsResult<()> {
+        let mut first = frames.next().unwrap_or_else(
+            || polars_bail!(ComputeError: "no rows or columns to write to `{rel}`"),
+        )?;
+        // The writer reads the columns chunk by chunk, so their chunks must line up (a
+        // slice's columns may come from tables chunked differently).
+        first.align_chunks_par();
+        let mut writer = ParquetWriter::new(&mut file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::full())
+            .batched(first.schema())?;
+        writer.write_batch(&first)?;
+        rows += first.height();
+        for next in frames {
+            let mut next = next?;
+            if next.height() > 0 {
+                next.align_chunks_par();
+                writer.write_batch(&next)?;
+                rows += next.height();
+            }
+        }
+        writer.finish().map(|_| ())
+    })();
+    file.result(&path, written)?;
+    Ok(Written {
+        path: rel.to_string(),
+        rows: Some(rows),
+        bytes: fs::metadata(&path)?.len(),
+    })
+}
+
 impl Staging {
     /// Start a run under `<out>/<pipeline>/`. The run id is the start time in UTC
     /// (`20261123T170512Z`), with `-2`, `-3`, … when that folder exists.
@@ -175,42 +221,14 @@ impl Staging {
         self.parquet_frames(rel, slices)
     }
 
-    /// Write a large table at `rel` from `frames` (at least one; all with the same columns),
-    /// each written as it comes, so the whole table is never in memory at once.
+    /// Write a large table at `rel` from `frames` (see [`parquet_frames`]).
     pub fn parquet_frames(
         &mut self,
         rel: &str,
-        mut frames: impl Iterator<Item = PolarsResult<DataFrame>>,
+        frames: impl Iterator<Item = PolarsResult<DataFrame>>,
     ) -> anyhow::Result<()> {
-        let _open = writing();
-        let path = self.target(rel)?;
-        let mut file = Recording::new(fs::File::create(&path)?);
-        let mut rows = 0;
-        let written = (|| -> PolarsResult<()> {
-            let mut first = frames.next().unwrap_or_else(
-                || polars_bail!(ComputeError: "no rows or columns to write to `{rel}`"),
-            )?;
-            // The writer reads the columns chunk by chunk, so their chunks must line up (a
-            // slice's columns may come from tables chunked differently).
-            first.align_chunks_par();
-            let mut writer = ParquetWriter::new(&mut file)
-                .with_compression(ParquetCompression::Zstd(None))
-                .with_statistics(StatisticsOptions::full())
-                .batched(first.schema())?;
-            writer.write_batch(&first)?;
-            rows += first.height();
-            for next in frames {
-                let mut next = next?;
-                if next.height() > 0 {
-                    next.align_chunks_par();
-                    writer.write_batch(&next)?;
-                    rows += next.height();
-                }
-            }
-            writer.finish().map(|_| ())
-        })();
-        file.result(&path, written)?;
-        self.record(rel, Some(rows))?;
+        let written = parquet_frames(&self.dir, rel, frames)?;
+        self.written.push(written);
         Ok(())
     }
 
