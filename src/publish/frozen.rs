@@ -289,11 +289,19 @@ fn format_float(x: f64) -> String {
     }
 }
 
+/// A table's rows by key (`column=value` of each key column), each with its other columns'
+/// values as text.
+type Rows = std::collections::BTreeMap<Vec<String>, Vec<(String, String)>>;
+
 /// Every value that differs between `old` and `new` (rows of one table), by the table's key.
 pub fn diff(table: &str, old: &DataFrame, new: &DataFrame) -> PolarsResult<Vec<Change>> {
     let keys = metrics::keys(table);
-    let rows = |df: &DataFrame| -> PolarsResult<std::collections::BTreeMap<Vec<String>, Vec<(String, String)>>> {
-        let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let rows = |df: &DataFrame| -> PolarsResult<Rows> {
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let mut out = std::collections::BTreeMap::new();
         for i in 0..df.height() {
             let row = df.get_row(i)?;
