@@ -316,21 +316,14 @@ fn write_packet(
     let mut views = Vec::new();
     let mut svgs = Vec::new();
     for f in &figs {
-        let drawn = f.chart.draw(provenance, formats.png)?;
-        if formats.svg {
-            files.push(write_file(
-                dir,
-                &format!("{base}/charts/{}.svg", f.chart.id),
-                drawn.svg.as_bytes(),
-            )?);
-        }
-        if let Some(png) = &drawn.png {
-            files.push(write_file(
-                dir,
-                &format!("{base}/charts/{}.png", f.chart.id),
-                png,
-            )?);
-        }
+        let svg = write_chart(
+            dir,
+            &format!("{base}/charts"),
+            &f.chart,
+            provenance,
+            formats,
+            &mut files,
+        )?;
         views.push(FigureView {
             id: &f.chart.id,
             section: f.section,
@@ -338,10 +331,10 @@ fn write_packet(
             title: &f.chart.title,
             subtitle: &f.chart.subtitle,
             alt: &f.chart.alt,
-            svg: drawn.svg.clone(),
+            svg: svg.clone(),
             table: &f.chart.table,
         });
-        svgs.push(drawn.svg);
+        svgs.push(svg);
     }
     if formats.html {
         let page = html::page(
@@ -398,6 +391,30 @@ fn write_packet(
     })
 }
 
+/// Draw `chart`, write it under `folder` as SVG and PNG as far as `formats` asks (adding the
+/// files to `files`), and return its SVG for the pages that show it.
+fn write_chart(
+    dir: &Path,
+    folder: &str,
+    chart: &charts::Chart,
+    provenance: &str,
+    formats: Formats,
+    files: &mut Vec<Written>,
+) -> anyhow::Result<String> {
+    let drawn = chart.draw(provenance, formats.png)?;
+    if formats.svg {
+        files.push(write_file(
+            dir,
+            &format!("{folder}/{}.svg", chart.id),
+            drawn.svg.as_bytes(),
+        )?);
+    }
+    if let Some(png) = &drawn.png {
+        files.push(write_file(dir, &format!("{folder}/{}.png", chart.id), png)?);
+    }
+    Ok(drawn.svg)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_index(
     req: &Request,
@@ -427,21 +444,7 @@ fn write_index(
     let mut files = Vec::new();
     let mut views = Vec::new();
     for c in &charts {
-        let drawn = c.draw(&line, formats.png)?;
-        if formats.svg {
-            files.push(write_file(
-                dir,
-                &format!("district/charts/{}.svg", c.id),
-                drawn.svg.as_bytes(),
-            )?);
-        }
-        if let Some(png) = &drawn.png {
-            files.push(write_file(
-                dir,
-                &format!("district/charts/{}.png", c.id),
-                png,
-            )?);
-        }
+        let svg = write_chart(dir, "district/charts", c, &line, formats, &mut files)?;
         views.push(FigureView {
             id: &c.id,
             section: "district",
@@ -449,7 +452,7 @@ fn write_index(
             title: &c.title,
             subtitle: &c.subtitle,
             alt: &c.alt,
-            svg: drawn.svg,
+            svg,
             table: &c.table,
         });
     }
