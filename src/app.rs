@@ -619,7 +619,11 @@ fn render_summary(
     };
     format!(
         "  packets ({}): {} rendered{reused}; {} charts drawn; the index and the data-quality page; {linked}",
-        formats.join(", "),
+        formats
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", "),
         thousands(reuse.packets_rendered),
         thousands(rendered.charts)
     )

@@ -270,8 +270,49 @@ impl Basis {
 pub struct Outputs {
     /// Where runs publish; `None` means `reports` in the current folder.
     pub dir: Option<PathBuf>,
-    pub formats: Vec<String>,
+    pub formats: Vec<OutputFormat>,
     pub quarantine_csv: bool,
+}
+
+/// A packet format `outputs.formats` can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Pdf,
+    Html,
+    Svg,
+    /// Each chart as a 1600 px bitmap, for slides.
+    Png,
+}
+
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::Pdf,
+        OutputFormat::Html,
+        OutputFormat::Svg,
+        OutputFormat::Png,
+    ];
+    /// PNGs are drawn only when asked for: a bitmap of every chart of every packet took a
+    /// third of a district's render time and 60% of its bytes, for the few who paste charts
+    /// into slides (SVG pastes into most slide tools too).
+    pub const DEFAULT: [OutputFormat; 3] =
+        [OutputFormat::Pdf, OutputFormat::Html, OutputFormat::Svg];
+
+    /// The name in `outputs.formats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Pdf => "pdf",
+            OutputFormat::Html => "html",
+            OutputFormat::Svg => "svg",
+            OutputFormat::Png => "png",
+        }
+    }
+}
+
+impl Outputs {
+    pub fn wants(&self, format: OutputFormat) -> bool {
+        self.formats.contains(&format)
+    }
 }
 
 impl Plan {
@@ -312,12 +353,6 @@ impl Plan {
         }
     }
 }
-
-const FORMATS: &[&str] = &["pdf", "html", "svg", "png"];
-/// PNGs are drawn only when asked for: a bitmap of every chart of every packet took a third of
-/// a district's render time and 60% of its bytes, for the few who paste charts into slides
-/// (SVG pastes into most slide tools too).
-const DEFAULT_FORMATS: &[&str] = &["pdf", "html", "svg"];
 
 /// Resolve a parsed spec. `dir` is the pipeline file's folder; relative paths resolve there.
 pub fn resolve(
@@ -510,16 +545,20 @@ pub fn resolve(
         }),
     };
 
-    let formats = spec
-        .outputs
-        .formats
-        .clone()
-        .unwrap_or_else(|| DEFAULT_FORMATS.iter().map(|s| s.to_string()).collect());
-    for (i, f) in formats.iter().enumerate() {
-        if !FORMATS.contains(&f.as_str()) {
-            c.unknown(format!("outputs.formats[{i}]"), "format", f, FORMATS);
+    let formats = match &spec.outputs.formats {
+        None => OutputFormat::DEFAULT.to_vec(),
+        Some(names) => {
+            let known = OutputFormat::ALL.map(OutputFormat::name);
+            let mut formats = Vec::new();
+            for (i, f) in names.iter().enumerate() {
+                match OutputFormat::ALL.into_iter().find(|o| o.name() == f) {
+                    Some(o) => formats.push(o),
+                    None => c.unknown(format!("outputs.formats[{i}]"), "format", f, &known),
+                }
+            }
+            formats
         }
-    }
+    };
     let outputs = Outputs {
         dir: spec.outputs.dir.as_ref().map(|d| normalize(&dir.join(d))),
         formats,

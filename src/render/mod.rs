@@ -81,12 +81,13 @@ pub fn packet_dir(school: &str, window: &str) -> String {
 /// Render everything into `dir` (the run's staging folder).
 pub fn render(req: &Request, dir: &Path) -> anyhow::Result<Rendered> {
     let plan = req.plan;
-    let has = |f: &str| plan.outputs.formats.iter().any(|x| x == f);
+    use crate::pipeline::plan::OutputFormat;
+    let has = |f| plan.outputs.wants(f);
     let formats = Formats {
-        pdf: has("pdf"),
-        html: has("html"),
-        svg: has("svg"),
-        png: has("png"),
+        pdf: has(OutputFormat::Pdf),
+        html: has(OutputFormat::Html),
+        svg: has(OutputFormat::Svg),
+        png: has(OutputFormat::Png),
     };
     let mut rows = Rows::read(&req.metrics.tables)?;
     if let Some(state) = req.validated.table(Table::StateResults) {
