@@ -109,7 +109,8 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         .clone()
         .or_else(|| plan.outputs.dir.clone())
         .unwrap_or_else(|| PathBuf::from("reports"));
-    let header_changes = publish::manifest::header_changes(&out.join(&plan.name), &inputs);
+    let previous = publish::previous::Previous::latest(&out.join(&plan.name));
+    let header_changes = publish::manifest::header_changes(previous.as_ref(), &inputs);
     for change in &header_changes {
         eprintln!("  layout   {change}");
     }
@@ -141,7 +142,6 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     let mut frozen = hold_frozen(&plan, &root, &mut metrics, args.restate.as_ref())?;
     print_frozen(&frozen);
 
-    let previous = publish::previous::Previous::latest(&out.join(&plan.name));
     let mut staging = Staging::begin(&out, &plan.name, started)
         .map_err(|e| output_failure(&out, anyhow::Error::new(e)))?;
     if let Some(i) = frozen.restated

@@ -64,22 +64,16 @@ pub struct Timing {
 }
 
 /// How each input file's header differs from the one the previous run of the pipeline read
-/// (its `manifest.json` under `LATEST` in `root`, the pipeline's folder of runs): a file is
-/// matched by table and file name, else by table when each run read one file for it.
-pub fn header_changes(root: &std::path::Path, inputs: &[FileRead]) -> Vec<String> {
-    let Ok(latest) = std::fs::read_to_string(root.join("LATEST")) else {
+/// (see `previous::Previous`): a file is matched by table and file name, else by table when each
+/// run read one file for it.
+pub fn header_changes(
+    previous: Option<&super::previous::Previous>,
+    inputs: &[FileRead],
+) -> Vec<String> {
+    let Some(previous) = previous else {
         return Vec::new();
     };
-    let run = latest.trim();
-    let Ok(bytes) = std::fs::read(root.join(run).join("manifest.json")) else {
-        return Vec::new();
-    };
-    let Ok(previous) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return Vec::new();
-    };
-    let Some(before) = previous["inputs"].as_array() else {
-        return Vec::new();
-    };
+    let (run, before) = (&previous.run_id, &previous.inputs);
     let name = |p: &str| {
         std::path::Path::new(p)
             .file_name()

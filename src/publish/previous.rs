@@ -69,6 +69,8 @@ pub struct Reuse {
 #[derive(Deserialize)]
 struct Recorded {
     #[serde(default)]
+    inputs: Vec<serde_json::Value>,
+    #[serde(default)]
     outputs: Vec<RecordedFile>,
     #[serde(default)]
     packets: Vec<PacketRecord>,
@@ -83,6 +85,8 @@ struct RecordedFile {
 /// The previous run: its folder, its files' sizes and its packets by key.
 pub struct Previous {
     pub run_id: String,
+    /// The input files it read, as its manifest lists them (with their headers).
+    pub inputs: Vec<serde_json::Value>,
     dir: PathBuf,
     sizes: HashMap<String, u64>,
     packets: HashMap<String, PacketRecord>,
@@ -100,6 +104,7 @@ impl Previous {
         let recorded: Recorded = serde_json::from_slice(&bytes).ok()?;
         Some(Previous {
             run_id,
+            inputs: recorded.inputs,
             dir,
             sizes: recorded
                 .outputs
