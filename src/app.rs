@@ -65,7 +65,8 @@ fn audit(args: &AuditArgs) -> Result<(), Failure> {
 #[derive(Debug)]
 pub struct Published {
     pub dir: PathBuf,
-    pub quality: Quality,
+    /// `None` when nothing changed since the previous run and its files were published again.
+    pub quality: Option<Quality>,
 }
 
 /// `equity-gap run`: the whole pipeline.
@@ -116,6 +117,26 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     }
     lap("ingest", &mut timings);
 
+    // Nothing the run is made from changed since the previous run: publish its files again.
+    let root = out.join(&plan.name);
+    let run_key = publish::previous::run_key(
+        render::tool_identity().map_err(Failure::internal)?,
+        &plan.source_sha256,
+        &inputs,
+        args.schools.as_deref(),
+        &root,
+    )
+    .map_err(|e| output_failure(&out, e.into()))?;
+    if let Some(previous) = previous.as_ref().filter(|p| {
+        p.run_key == run_key
+            && !args.rerender
+            && args.restate.is_none()
+            && header_changes.is_empty()
+            && !closed_unfrozen(&plan, &root)
+    }) {
+        return relink_unchanged(&plan, &out, previous, started, timings);
+    }
+
     let validated = validate::validate_with(raw, &plan, &progress)?;
     lap("validate", &mut timings);
     if let Some(clash) = validate::school_folder_clash(&validated) {
@@ -138,7 +159,6 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     .map_err(Failure::internal)?;
     lap("metrics", &mut timings);
     print_metrics(&plan, &metrics);
-    let root = out.join(&plan.name);
     let mut frozen = hold_frozen(&plan, &root, &mut metrics, args.restate.as_ref())?;
     print_frozen(&frozen);
 
@@ -183,15 +203,13 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
         .map_err(|e| output_failure(&out, e.into()))?;
     lap("link", &mut timings);
     eprintln!("{}\n", render_summary(&plan, &rendered, &reuse));
-    if let Ok(ms) = std::env::var("EQUITY_GAP_TEST_PAUSE_BEFORE_COMMIT_MS") {
-        // Lets the test suite interrupt a run while its staging folder is full.
-        std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
-    }
+    pause_before_commit();
 
     let manifest = Manifest {
         tool: "equity-gap",
         version: env!("CARGO_PKG_VERSION"),
         run_id: staging.run_id(),
+        run_key: &run_key,
         pipeline: publish::manifest::PipelineRef::of(&plan),
         started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -251,8 +269,77 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
     println!("{}", dir.display());
     Ok(Published {
         dir,
-        quality: validated.quality,
+        quality: Some(validated.quality),
     })
+}
+
+/// Lets the test suite interrupt a run while its staging folder is full.
+fn pause_before_commit() {
+    if let Ok(ms) = std::env::var("EQUITY_GAP_TEST_PAUSE_BEFORE_COMMIT_MS") {
+        std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
+    }
+}
+
+/// Whether a window is closed but not yet frozen (the next full run freezes it).
+fn closed_unfrozen(plan: &Plan, root: &std::path::Path) -> bool {
+    let records = publish::frozen::load(root).unwrap_or_default();
+    plan.windows
+        .iter()
+        .any(|w| w.closed && !records.iter().any(|r| r.window == w.id))
+}
+
+/// A run whose program, pipeline file, input files and frozen windows are those of the
+/// previous run: it publishes the same files, linked, with the index, the quality page and the
+/// manifest naming the new run.
+fn relink_unchanged(
+    plan: &Plan,
+    out: &std::path::Path,
+    previous: &publish::previous::Previous,
+    started: chrono::DateTime<chrono::Utc>,
+    mut timings: Vec<Timing>,
+) -> Result<Published, Failure> {
+    let fail = |e: anyhow::Error| output_failure(out, e);
+    let mut staging = Staging::begin(out, &plan.name, started).map_err(|e| fail(e.into()))?;
+    let clock = Instant::now();
+    let run_id = staging.run_id().to_string();
+    let now = || chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let started_at = started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (written, mut manifest) = previous
+        .relink_all(staging.dir(), &run_id, (&started_at, &now()))
+        .map_err(|e| fail(e.into()))?;
+    timings.push(Timing {
+        stage: "link",
+        ms: clock.elapsed().as_millis(),
+    });
+    manifest["timings_ms"] = serde_json::to_value(&timings).map_err(Failure::internal)?;
+    let reuse = manifest["reuse"].clone();
+    staging.adopt(written);
+    let json = serde_json::to_vec_pretty(&manifest).map_err(Failure::internal)?;
+    staging
+        .bytes("manifest.json", &json)
+        .map_err(|e| fail(e.into()))?;
+    let n_files = staging.written().len();
+    let total: u64 = staging.written().iter().map(|w| w.bytes).sum();
+    pause_before_commit();
+    let dir = staging.commit().map_err(|e| {
+        fail(anyhow::Error::new(e).context("cannot move the finished run into place"))
+    })?;
+    eprintln!(
+        "  nothing changed since run {} (the same program, pipeline file, input files and frozen windows): {} packets and {} files linked from it; the index and the data-quality page name this run\n",
+        previous.run_id,
+        reuse["packets_reused"],
+        thousands(reuse["files_linked"].as_u64().unwrap_or(0) as usize),
+    );
+    eprintln!(
+        "published `{}` ({} files, {}; {} new on disk) in {:.1} s",
+        dir.display(),
+        n_files,
+        crate::human_bytes(total),
+        crate::human_bytes(total - reuse["bytes_linked"].as_u64().unwrap_or(0)),
+        (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0
+    );
+    println!("{}", dir.display());
+    Ok(Published { dir, quality: None })
 }
 
 /// The frozen windows of a run: what was held, which windows the run freezes once published,

@@ -80,12 +80,14 @@ fn an_unchanged_rerun_renders_nothing_and_links_every_unchanged_file() {
     assert_eq!(packets(&first), expected("rendered"));
     assert_eq!(packets(&second), expected("reused"));
     let first_id = first.file_name().unwrap().to_string_lossy().to_string();
+    // Nothing it is made from changed: nothing is validated, computed or rendered again.
     assert!(
         err.contains(&format!(
-            "0 rendered, 3 unchanged and reused from run {first_id}"
+            "nothing changed since run {first_id} (the same program, pipeline file, input files and frozen windows): 3 packets"
         )),
         "{err}"
     );
+    assert!(!err.contains("metrics "), "{err}");
     let reuse = &manifest(&second)["reuse"];
     assert_eq!(reuse["from_run"], first_id.as_str());
     assert_eq!(reuse["packets_rendered"], 0);

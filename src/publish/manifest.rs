@@ -13,6 +13,8 @@ pub struct Manifest<'a> {
     pub tool: &'static str,
     pub version: &'static str,
     pub run_id: &'a str,
+    /// Everything the run's outputs are made from, hashed (see `previous::run_key`).
+    pub run_key: &'a str,
     pub pipeline: PipelineRef<'a>,
     pub started_at: String,
     pub finished_at: String,

@@ -69,6 +69,8 @@ pub struct Reuse {
 #[derive(Deserialize)]
 struct Recorded {
     #[serde(default)]
+    run_key: String,
+    #[serde(default)]
     inputs: Vec<serde_json::Value>,
     #[serde(default)]
     outputs: Vec<RecordedFile>,
@@ -79,12 +81,20 @@ struct Recorded {
 #[derive(Deserialize)]
 struct RecordedFile {
     path: String,
+    #[serde(default)]
+    rows: Option<usize>,
     bytes: u64,
 }
 
 /// The previous run: its folder, its files' sizes and its packets by key.
 pub struct Previous {
     pub run_id: String,
+    /// Its [`run_key`]: equal to a new run's, the new run would publish the same files.
+    pub run_key: String,
+    /// Its files, with their rows, in its manifest's order.
+    files: Vec<Written>,
+    /// Its manifest, for a run that changes nothing to copy.
+    manifest: serde_json::Value,
     /// The input files it read, as its manifest lists them (with their headers).
     pub inputs: Vec<serde_json::Value>,
     dir: PathBuf,
@@ -101,8 +111,20 @@ impl Previous {
         let run_id = run_id.trim().to_string();
         let dir = root.join(&run_id);
         let bytes = std::fs::read(dir.join("manifest.json")).ok()?;
-        let recorded: Recorded = serde_json::from_slice(&bytes).ok()?;
+        let manifest: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let recorded: Recorded = serde_json::from_value(manifest.clone()).ok()?;
         Some(Previous {
+            run_key: recorded.run_key,
+            files: recorded
+                .outputs
+                .iter()
+                .map(|f| Written {
+                    path: f.path.clone(),
+                    rows: f.rows,
+                    bytes: f.bytes,
+                })
+                .collect(),
+            manifest,
             run_id,
             inputs: recorded.inputs,
             dir,
@@ -193,6 +215,110 @@ impl Previous {
             }
         }
         Ok(shared)
+    }
+}
+
+/// A key over everything a run's outputs are made from: the program, the pipeline file, every
+/// input file's content, the `--schools` choice and the frozen windows' records. Two runs with
+/// the same key publish the same files (but for the run id on the index and quality page).
+pub fn run_key(
+    tool: &str,
+    pipeline_sha256: &str,
+    inputs: &[crate::ingest::FileRead],
+    schools: Option<&[String]>,
+    root: &Path,
+) -> std::io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    h.update(tool.as_bytes());
+    h.update(pipeline_sha256.as_bytes());
+    for f in inputs {
+        for part in [f.table.as_str(), &f.path.display().to_string(), &f.sha256] {
+            h.update(part.as_bytes());
+            h.update(&[0]);
+        }
+    }
+    h.update(format!("{schools:?}").as_bytes());
+    // The frozen windows' records change when a window is frozen or restated.
+    let frozen = root.join(super::frozen::FOLDER);
+    if frozen.is_dir() {
+        let mut records: Vec<PathBuf> = Vec::new();
+        for year in fs::read_dir(&frozen)? {
+            let year = year?.path();
+            if year.is_dir() {
+                for w in fs::read_dir(&year)? {
+                    records.push(w?.path().join("record.json"));
+                }
+            }
+        }
+        records.sort();
+        for r in records.iter().filter(|r| r.is_file()) {
+            h.update(r.display().to_string().as_bytes());
+            h.update(&fs::read(r)?);
+        }
+    }
+    Ok(h.finalize().to_hex().to_string())
+}
+
+impl Previous {
+    /// Publish into `dir` (a new run's staging folder, run `run_id`) what this run published,
+    /// when nothing it was made from has changed: every file linked, but the index and the
+    /// quality page, which name the run, and the manifest. Returns the manifest to write, with
+    /// this run's id, times and reuse (the caller adds its timings).
+    pub fn relink_all(
+        &self,
+        dir: &Path,
+        run_id: &str,
+        times: (&str, &str),
+    ) -> std::io::Result<(Vec<Written>, serde_json::Value)> {
+        let _open = super::writing();
+        let mut written = Vec::new();
+        let mut linked = (0, 0);
+        for f in self.files.iter().filter(|f| f.path != "manifest.json") {
+            let to = dir.join(&f.path);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            let from = self.dir.join(&f.path);
+            if f.path == "index.html" || f.path == "quality.html" {
+                let text = fs::read_to_string(&from)?
+                    .replace(&format!("run {}", self.run_id), &format!("run {run_id}"));
+                fs::write(&to, &text)?;
+                written.push(Written {
+                    path: f.path.clone(),
+                    rows: f.rows,
+                    bytes: text.len() as u64,
+                });
+            } else {
+                link_or_copy(&from, &to)?;
+                linked.0 += 1;
+                linked.1 += f.bytes;
+                written.push(f.clone());
+            }
+        }
+        let mut m = self.manifest.clone();
+        m["run_id"] = run_id.into();
+        m["started_at"] = times.0.into();
+        m["finished_at"] = times.1.into();
+        m["header_changes"] = serde_json::json!([]);
+        m["metrics_ms"] = serde_json::json!([]);
+        m["outputs"] = serde_json::to_value(&written)?;
+        let packets = m["packets"].as_array().map_or(0, Vec::len);
+        if let Some(list) = m["packets"].as_array_mut() {
+            for p in list {
+                p["action"] = "reused".into();
+            }
+        }
+        let new_bytes: u64 = written.iter().map(|w| w.bytes).sum::<u64>() - linked.1;
+        m["reuse"] = serde_json::to_value(Reuse {
+            from_run: Some(self.run_id.clone()),
+            packets_rendered: 0,
+            packets_reused: packets,
+            files_linked: linked.0,
+            bytes_linked: linked.1,
+            files_written: written.len() - linked.0,
+            bytes_written: new_bytes,
+        })?;
+        Ok((written, m))
     }
 }
 

@@ -282,7 +282,7 @@ fn run_date(run_id: &str) -> String {
 
 /// A hash of the running program itself (its code, templates and fonts are all in it), taken
 /// once per process: a packet rendered by another build is never taken for an unchanged one.
-fn tool_identity() -> anyhow::Result<&'static str> {
+pub fn tool_identity() -> anyhow::Result<&'static str> {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     if let Some(id) = ID.get() {
         return Ok(id);
