@@ -8,17 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// A folder with the small format fixture district and `pipeline.toml` (name `district`).
+/// The small format fixture district with `pipeline.toml` (name `district`).
 fn district() -> tempfile::TempDir {
-    let dir = tempdir();
-    for f in ["schools.csv", "students.csv", "assessments.csv"] {
-        fs::copy(fixture(&format!("formats/{f}")), dir.path().join(f)).unwrap();
-    }
-    let text = format!(
-        "name = \"district\"\n[inputs.schools]\npath = \"schools.csv\"\n[inputs.students]\npath = \"students.csv\"\n[inputs.assessments]\npath = \"assessments.csv\"\n{WINDOWS_AND_SCALES}"
-    );
-    fs::write(dir.path().join("pipeline.toml"), text).unwrap();
-    dir
+    format_district("")
 }
 
 /// Visible entries of a folder, sorted.

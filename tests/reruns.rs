@@ -9,15 +9,7 @@ use std::path::{Path, PathBuf};
 /// The small format fixture district, every group shown (`min_n_display = 1`) so a changed
 /// score changes published values; `extra` is added to the pipeline.
 fn district(extra: &str) -> tempfile::TempDir {
-    let dir = tempdir();
-    for f in ["schools.csv", "students.csv", "assessments.csv"] {
-        fs::copy(fixture(&format!("formats/{f}")), dir.path().join(f)).unwrap();
-    }
-    let text = format!(
-        "name = \"district\"\n[inputs.schools]\npath = \"schools.csv\"\n[inputs.students]\npath = \"students.csv\"\n[inputs.assessments]\npath = \"assessments.csv\"\n{WINDOWS_AND_SCALES}\n[privacy]\nmin_n_display = 1\n{extra}"
-    );
-    fs::write(dir.path().join("pipeline.toml"), text).unwrap();
-    dir
+    format_district(&format!("\n[privacy]\nmin_n_display = 1\n{extra}"))
 }
 
 /// Run `args` in `dir`; the published run folder and stderr.

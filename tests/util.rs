@@ -117,3 +117,17 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A folder with the small format fixture district (`tests/fixtures/formats/`) and a
+/// `pipeline.toml` named `district` that reads it, with `extra` added to the pipeline.
+pub fn format_district(extra: &str) -> tempfile::TempDir {
+    let dir = tempdir();
+    for f in ["schools.csv", "students.csv", "assessments.csv"] {
+        std::fs::copy(fixture(&format!("formats/{f}")), dir.path().join(f)).unwrap();
+    }
+    let text = format!(
+        "name = \"district\"\n[inputs.schools]\npath = \"schools.csv\"\n[inputs.students]\npath = \"students.csv\"\n[inputs.assessments]\npath = \"assessments.csv\"\n{WINDOWS_AND_SCALES}{extra}"
+    );
+    std::fs::write(dir.path().join("pipeline.toml"), text).unwrap();
+    dir
+}
