@@ -55,6 +55,13 @@ pub struct Check {
     pub detail: Expr,
 }
 
+/// A value is given but does not pass `ok` (a null `ok`, as when the parse failed, fails).
+fn present_but_not(raw: &Expr, ok: &Expr) -> Expr {
+    raw.clone()
+        .is_not_null()
+        .and(ok.clone().fill_null(lit(false)).not())
+}
+
 /// Name of the typed version of a canonical column while rows are checked.
 pub fn typed(name: &str) -> String {
     format!("__t_{name}")
@@ -123,10 +130,7 @@ pub fn column_rules(
             checks.push(Check {
                 reason: Reason::BadType,
                 column: def.name,
-                failed: raw
-                    .clone()
-                    .is_not_null()
-                    .and(whole.clone().fill_null(lit(false)).not()),
+                failed: present_but_not(&raw, &whole),
                 detail: value_detail("is not a whole number"),
             });
             when(whole)
@@ -139,10 +143,7 @@ pub fn column_rules(
             checks.push(Check {
                 reason: Reason::BadType,
                 column: def.name,
-                failed: raw
-                    .clone()
-                    .is_not_null()
-                    .and(finite.clone().fill_null(lit(false)).not()),
+                failed: present_but_not(&raw, &finite),
                 detail: value_detail("is not a number"),
             });
             when(finite)
