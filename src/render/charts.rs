@@ -1051,7 +1051,12 @@ pub fn text_apart(svg: &str) -> (String, Vec<Label>) {
                     fill: attr("fill").unwrap_or("#000000").to_string(),
                     bold: attr("font-weight").is_some_and(|w| w == "bold" || w == "700"),
                     italic: attr("font-style").is_some_and(|s| s == "italic"),
-                    text: unescape(&rest[open_end + 1..close]),
+                    // As an SVG viewer shows it: the whitespace around the text and any
+                    // run of it inside collapse (plotters writes a newline on each side).
+                    text: unescape(&rest[open_end + 1..close])
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 });
             }
             // Anything else stays in the drawing.

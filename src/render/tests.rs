@@ -294,3 +294,30 @@ fn chart_ticks_are_round() {
     assert_eq!((lo, hi), (-50.0, 20.0));
     assert_eq!(t, vec![-50.0, -40.0, -30.0, -20.0, -10.0, 0.0, 10.0, 20.0]);
 }
+
+/// A chart's texts leave its drawing as Typst labels, read as an SVG viewer shows them: the
+/// newline plotters writes on each side is not part of the text, and escapes are undone.
+#[test]
+fn chart_texts_come_apart_as_shown() {
+    let svg = "<svg><rect width=\"5\"/><text x=\"410.5\" y=\"20\" font-size=\"12\" \
+               text-anchor=\"end\" fill=\"#333333\" font-weight=\"bold\">\n\u{2212}64.4 \
+               \u{b7} n 235\n</text><text x=\"1\">kept</text><text x=\"3\" y=\"4\" \
+               font-size=\"9\">\nA &amp; B\n</text></svg>";
+    let (drawing, labels) = super::charts::text_apart(svg);
+    assert_eq!(
+        drawing,
+        "<svg><rect width=\"5\"/><text x=\"1\">kept</text></svg>"
+    );
+    let texts: Vec<(&str, &str, f64, f64, bool)> = labels
+        .iter()
+        .map(|l| (l.text.as_str(), l.anchor.as_str(), l.x, l.size, l.bold))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("\u{2212}64.4 \u{b7} n 235", "end", 410.5, 12.0, true),
+            ("A & B", "start", 3.0, 9.0, false),
+        ]
+    );
+    assert_eq!(labels[0].fill, "#333333");
+}
