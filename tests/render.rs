@@ -251,6 +251,77 @@ fn every_school_and_window_has_a_packet_with_its_charts() {
     assert!(listed.iter().any(|p| p.ends_with("spring/packet.pdf")));
 }
 
+/// Tables are ruled by a hairline under each row and a rule under the header, with no box
+/// around the cells: on the page of the first baselines table, from its header down through
+/// its first rows, no dark line runs down the page (a box's side would run through them all).
+#[test]
+fn tables_are_ruled_under_rows_not_boxed() {
+    let run = &runs().run;
+    let (pdf, page, top) = packets(run)
+        .into_iter()
+        .find_map(|d| {
+            let pdf = d.join("packet.pdf").to_str().unwrap().to_string();
+            let words = tool("pdftotext", &["-bbox", &pdf, "-"]);
+            words
+                .split("<page ")
+                .skip(1)
+                .enumerate()
+                .find_map(|(i, page)| {
+                    let at = page.find(">Avg.</word>")?;
+                    let word = &page[page[..at].rfind("<word ")?..at];
+                    let top = word.split("yMin=\"").nth(1)?.split('"').next()?;
+                    Some((pdf.clone(), i + 1, top.parse::<f64>().ok()?))
+                })
+        })
+        .expect("a packet with a baselines table");
+    let out = tempdir();
+    let prefix = out.path().join("page");
+    let page = page.to_string();
+    tool(
+        "pdftoppm",
+        &[
+            "-gray",
+            "-r",
+            "72",
+            "-singlefile",
+            "-f",
+            &page,
+            "-l",
+            &page,
+            &pdf,
+            prefix.to_str().unwrap(),
+        ],
+    );
+    // A binary PGM: "P5", width and height, the maximum value, then a byte per pixel.
+    let pgm = std::fs::read(out.path().join("page.pgm")).unwrap();
+    let mut header = pgm.splitn(4, |b| *b == b'\n');
+    assert_eq!(header.next(), Some(&b"P5"[..]));
+    let size = String::from_utf8_lossy(header.next().unwrap()).to_string();
+    let (w, h) = size.split_once(' ').unwrap();
+    let (w, h): (usize, usize) = (w.parse().unwrap(), h.parse().unwrap());
+    header.next();
+    let pixels = header.next().unwrap();
+    assert_eq!(pixels.len(), w * h);
+    // At 72 dpi a pixel is a point: from just above the header to 60 points below it.
+    let rows = (top as usize).saturating_sub(4)..(top as usize + 60).min(h);
+    let longest = (36..w - 36)
+        .map(|x| {
+            let (mut run, mut most) = (0, 0);
+            for y in rows.clone() {
+                run = if pixels[y * w + x] < 128 { run + 1 } else { 0 };
+                most = most.max(run);
+            }
+            most
+        })
+        .max()
+        .unwrap();
+    // Letters are at most about a dozen points tall; a side of a box would run all 64.
+    assert!(
+        longest < 30,
+        "{pdf} page {page}: a dark line runs {longest} points down the table"
+    );
+}
+
 /// pdftotext shows the school's name and every section title, each section on its own page
 /// in order; pdftoppm renders every page; the page count is where the notes end.
 #[test]
