@@ -19,6 +19,7 @@ pub mod bench;
 pub mod canonical;
 pub mod cli;
 pub mod error;
+pub mod freeze;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
