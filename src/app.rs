@@ -256,20 +256,31 @@ pub fn run_pipeline(args: &RunArgs) -> Result<Published, Failure> {
             anyhow::Error::new(e).context("cannot move the finished run into place"),
         )
     })?;
-    eprintln!(
-        "published `{}` ({} files, {}; {} new on disk) in {:.1} s",
-        dir.display(),
-        n_files,
-        crate::human_bytes(total),
-        crate::human_bytes(new_bytes),
-        (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0
-    );
+    print_published(&dir, n_files, total, new_bytes, started);
     save_frozen(&plan, &root, &frozen, &metrics, &dir)?;
     println!("{}", dir.display());
     Ok(Published {
         dir,
         quality: Some(validated.quality),
     })
+}
+
+/// The run's last line on stderr: where it was published, how much, and how long it took.
+fn print_published(
+    dir: &std::path::Path,
+    files: usize,
+    total: u64,
+    new_bytes: u64,
+    started: chrono::DateTime<chrono::Utc>,
+) {
+    eprintln!(
+        "published `{}` ({} files, {}; {} new on disk) in {:.1} s",
+        dir.display(),
+        files,
+        crate::human_bytes(total),
+        crate::human_bytes(new_bytes),
+        (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0
+    );
 }
 
 /// Lets the test suite interrupt a run while its staging folder is full.
@@ -321,14 +332,8 @@ fn relink_unchanged(
         reuse["packets_reused"],
         thousands(reuse["files_linked"].as_u64().unwrap_or(0) as usize),
     );
-    eprintln!(
-        "published `{}` ({} files, {}; {} new on disk) in {:.1} s",
-        dir.display(),
-        n_files,
-        crate::human_bytes(total),
-        crate::human_bytes(total - reuse["bytes_linked"].as_u64().unwrap_or(0)),
-        (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0
-    );
+    let new_bytes = total - reuse["bytes_linked"].as_u64().unwrap_or(0);
+    print_published(&dir, n_files, total, new_bytes, started);
     println!("{}", dir.display());
     Ok(Published { dir, quality: None })
 }
