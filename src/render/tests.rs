@@ -321,3 +321,19 @@ fn chart_texts_come_apart_as_shown() {
     );
     assert_eq!(labels[0].fill, "#333333");
 }
+
+/// While the packets are typeset the allocator keeps freed pages (purge delay -1, "never"),
+/// and afterwards its default returns: one second, mimalloc's default, which is how this test
+/// knows the option's number names the purge delay. No test in this binary typesets a run.
+#[test]
+fn freed_pages_stay_with_the_allocator_while_typesetting() {
+    use super::pdf::KeepFreedPages;
+    // SAFETY: reads one of mimalloc's integer options.
+    let delay = || unsafe { libmimalloc_sys::mi_option_get(KeepFreedPages::PURGE_DELAY) };
+    assert_eq!(delay(), 1000);
+    {
+        let _keep = KeepFreedPages::new();
+        assert_eq!(delay(), -1);
+    }
+    assert_eq!(delay(), 1000);
+}
