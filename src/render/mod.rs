@@ -349,29 +349,7 @@ fn write_packet(
         )?);
     }
     let pdf = if formats.pdf {
-        let mut drawings = Vec::with_capacity(figs.len());
-        let mut pdf_figs: Vec<PdfFigure> = Vec::with_capacity(figs.len());
-        for (f, svg) in figs.iter().zip(&svgs) {
-            let (drawing, labels) = charts::text_apart(svg);
-            drawings.push((f.chart.id.clone(), drawing));
-            pdf_figs.push(PdfFigure {
-                id: &f.chart.id,
-                alt: &f.chart.alt,
-                width: charts::WIDTH,
-                height: f.chart.height(),
-                labels,
-            });
-        }
-        let data =
-            serde_json::to_vec(&serde_json::json!({ "packet": packet, "figures": pdf_figs }))?;
-        Some(pdf::Job {
-            path: format!("{base}/packet.pdf"),
-            what: format!("packet of `{}` at {}", packet.school.id, packet.window),
-            data,
-            charts: drawings,
-            ident: key.to_string(),
-            date: packet.provenance.data_as_of.clone(),
-        })
+        Some(pdf_job(packet, &figs, &svgs, &base, key)?)
     } else {
         None
     };
@@ -389,6 +367,45 @@ fn write_packet(
             first_published: String::new(),
             since: None,
         },
+    })
+}
+
+/// The input of a packet's PDF: its JSON (the packet, each figure's drawing size and texts,
+/// and the measures of its texts) and its charts' drawings without their texts.
+fn pdf_job(
+    packet: &Packet,
+    figs: &[Figure],
+    svgs: &[String],
+    base: &str,
+    key: &str,
+) -> anyhow::Result<pdf::Job> {
+    let mut drawings = Vec::with_capacity(figs.len());
+    let mut pdf_figs: Vec<PdfFigure> = Vec::with_capacity(figs.len());
+    for (f, svg) in figs.iter().zip(svgs) {
+        let (drawing, labels) = charts::text_apart(svg);
+        drawings.push((f.chart.id.clone(), drawing));
+        pdf_figs.push(PdfFigure {
+            id: &f.chart.id,
+            alt: &f.chart.alt,
+            width: charts::WIDTH,
+            height: f.chart.height(),
+            labels,
+        });
+    }
+    let packet_json = serde_json::to_value(packet)?;
+    let measures = pdf::measures(&packet_json, &packet.suppressed_text);
+    let data = serde_json::to_vec(&serde_json::json!({
+        "packet": packet_json,
+        "figures": pdf_figs,
+        "measures": measures,
+    }))?;
+    Ok(pdf::Job {
+        path: format!("{base}/packet.pdf"),
+        what: format!("packet of `{}` at {}", packet.school.id, packet.window),
+        data,
+        charts: drawings,
+        ident: key.to_string(),
+        date: packet.provenance.data_as_of.clone(),
     })
 }
 

@@ -337,3 +337,93 @@ fn freed_pages_stay_with_the_allocator_while_typesetting() {
     }
     assert_eq!(delay(), 1000);
 }
+
+/// The template gives a table row its height when every cell is text shown to fit on one line
+/// (with Inter's advances, which `pdf::measures` reads), and lets any other row measure itself.
+/// A row given its height must come out exactly as one that measured itself: the PDF is the
+/// same, byte for byte, when the template is told no text's width. And the given heights are
+/// used: told a wrong cap height, the same packet comes out differently.
+#[test]
+fn rows_given_their_height_typeset_as_rows_that_measure_it() {
+    use super::model::Dashboard;
+    let plan = plan();
+    let prov = provenance();
+    let mut r = rows(vec![gap((-9.0, 8.0, -1.0), true)]);
+    for (group, n, color) in [
+        ("all", 300, Some(3)),
+        ("english_learner", 60, None),
+        ("foster", 9, None),
+    ] {
+        r.dashboard.push(Dashboard {
+            school_id: "101".into(),
+            school_year: "2025-26".into(),
+            assessment: "sbac_summative".into(),
+            subject: "ela".into(),
+            group: group.into(),
+            n: Some(n),
+            status: Some(-20.3),
+            change: Some(4.1),
+            status_level: Some(2),
+            change_level: Some(4),
+            color,
+        });
+    }
+    let p = Builder::new(&plan, &r, &prov, "2025-26").packet(&school(), "spring", vec![]);
+    assert!(
+        !p.dashboard.is_empty(),
+        "the packet has a Dashboard table with a swatch"
+    );
+    let figs = figures(&p);
+    let svgs: Vec<String> = figs
+        .iter()
+        .map(|f| f.chart.draw("provenance", false).map(|d| d.svg))
+        .collect::<anyhow::Result<_>>()
+        .unwrap();
+    let job = super::pdf_job(&p, &figs, &svgs, "101/spring", "key").unwrap();
+    let data: serde_json::Value = serde_json::from_slice(&job.data).unwrap();
+    let measured = super::pdf::packet(&job).unwrap();
+
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut data = data.clone();
+        edit(&mut data["measures"]);
+        let job = super::pdf::Job {
+            data: serde_json::to_vec(&data).unwrap(),
+            charts: job.charts.clone(),
+            path: job.path.clone(),
+            what: job.what.clone(),
+            ident: job.ident.clone(),
+            date: job.date.clone(),
+        };
+        super::pdf::packet(&job).unwrap()
+    };
+    let unmeasured = with(&|m| {
+        m["widths"] = serde_json::json!({});
+        m.as_object_mut().unwrap().remove("suppressed");
+    });
+    assert!(
+        measured == unmeasured,
+        "a row given its height differs from one measured"
+    );
+    let wrong = with(&|m| m["cap_height"] = serde_json::json!(0.9));
+    assert!(measured != wrong, "no row was given its height");
+}
+
+/// What the template is told of the packet's texts: Inter Regular's cap height and the
+/// advance widths of every short text, in em, rounded up to a ten-thousandth.
+#[test]
+fn the_template_is_told_the_width_of_each_short_text() {
+    let packet = serde_json::json!({
+        "n": "\u{2212}64.4",
+        "rows": [{"label": "All students", "n": 3}, "x".repeat(65), "\u{6f22}"],
+    });
+    let m = super::pdf::measures(&packet, SUPPRESSED_TEXT);
+    // Inter: 2816 units to the em, capitals 2048 high.
+    assert_eq!(m.cap_height, 2048.0 / 2816.0);
+    // − 6 4 . 4 advance 1856 + 1756 + 1808 + 776 + 1808 = 8004 units: 2.842329… em.
+    assert_eq!(m.widths["\u{2212}64.4"], 2.8424);
+    assert_eq!(m.widths["All students"], 5.5739);
+    // A 65-character text is a sentence, and Inter has no 漢: neither is measured.
+    assert_eq!(m.widths.len(), 2);
+    // In Inter Italic.
+    assert_eq!(m.suppressed, Some(16.1932));
+}
