@@ -338,8 +338,9 @@ fn freed_pages_stay_with_the_allocator_while_typesetting() {
     assert_eq!(delay(), 1000);
 }
 
-/// The template gives a table row its height when every cell is text shown to fit on one line
-/// (with Inter's advances, which `pdf::measures` reads), and lets any other row measure itself.
+/// The template gives a table row its height when it can count the lines of every cell (with
+/// Inter's advances, which `pdf::measures` reads: one line, or a text broken at its spaces),
+/// and lets any other row measure itself.
 /// A row given its height must come out exactly as one that measured itself: the PDF is the
 /// same, byte for byte, when the template is told no text's width. And the given heights are
 /// used: told a wrong cap height, the same packet comes out differently.
@@ -414,7 +415,7 @@ fn rows_given_their_height_typeset_as_rows_that_measure_it() {
 fn the_template_is_told_the_width_of_each_short_text() {
     let packet = serde_json::json!({
         "n": "\u{2212}64.4",
-        "rows": [{"label": "All students", "n": 3}, "x".repeat(65), "\u{6f22}"],
+        "rows": [{"label": "All students", "n": 3}, "x".repeat(65), "\u{6f22}", "Hispanic/Latino"],
     });
     let m = super::pdf::measures(&packet, SUPPRESSED_TEXT);
     // Inter: 2816 units to the em, capitals 2048 high.
@@ -423,7 +424,13 @@ fn the_template_is_told_the_width_of_each_short_text() {
     assert_eq!(m.widths["\u{2212}64.4"], 2.8424);
     assert_eq!(m.widths["All students"], 5.5739);
     // A 65-character text is a sentence, and Inter has no 漢: neither is measured.
-    assert_eq!(m.widths.len(), 2);
+    assert_eq!(m.widths.len(), 3);
+    // The words of a text that breaks only at its spaces: "All" and "students". A line may
+    // break after the slash of "Hispanic/Latino", so its words are not given.
+    assert_eq!(m.space, 0.2813);
+    assert_eq!(m.words.len(), 1);
+    assert_eq!(m.words["All students"], vec![1.1506, 4.1421]);
+    assert!(m.words["All students"].iter().sum::<f64>() + m.space >= m.widths["All students"]);
     // In Inter Italic.
     assert_eq!(m.suppressed, Some(16.1932));
 }
