@@ -338,14 +338,9 @@ fn freed_pages_stay_with_the_allocator_while_typesetting() {
     assert_eq!(delay(), 1000);
 }
 
-/// The template gives a table row its height when it can count the lines of every cell (with
-/// Inter's advances, which `pdf::measures` reads: one line, or a text broken at its spaces),
-/// and lets any other row measure itself.
-/// A row given its height must come out exactly as one that measured itself: the PDF is the
-/// same, byte for byte, when the template is told no text's width. And the given heights are
-/// used: told a wrong cap height, the same packet comes out differently.
-#[test]
-fn rows_given_their_height_typeset_as_rows_that_measure_it() {
+/// The PDF input of a hand-made spring packet: baselines, a gap, a Dashboard table with a
+/// swatch and a suppressed group, and its charts.
+fn hand_made_job() -> super::pdf::Job {
     use super::model::Dashboard;
     let plan = plan();
     let prov = provenance();
@@ -380,7 +375,18 @@ fn rows_given_their_height_typeset_as_rows_that_measure_it() {
         .map(|f| f.chart.draw("provenance", false).map(|d| d.svg))
         .collect::<anyhow::Result<_>>()
         .unwrap();
-    let job = super::pdf_job(&p, &figs, &svgs, "101/spring", "key").unwrap();
+    super::pdf_job(&p, &figs, &svgs, "101/spring", "key").unwrap()
+}
+
+/// The template gives a table row its height when it can count the lines of every cell (with
+/// Inter's advances, which `pdf::measures` reads: one line, or a text broken at its spaces),
+/// and lets any other row measure itself. A row given its height must come out exactly as one
+/// that measured itself: the PDF is the same, byte for byte, when the template is told no
+/// text's width. And the given heights are used: told a wrong cap height, the same packet
+/// comes out differently.
+#[test]
+fn rows_given_their_height_typeset_as_rows_that_measure_it() {
+    let job = hand_made_job();
     let data: serde_json::Value = serde_json::from_slice(&job.data).unwrap();
     let measured = super::pdf::packet(&job).unwrap();
 
@@ -407,6 +413,50 @@ fn rows_given_their_height_typeset_as_rows_that_measure_it() {
     );
     let wrong = with(&|m| m["cap_height"] = serde_json::json!(0.9));
     assert!(measured != wrong, "no row was given its height");
+}
+
+/// "Page N of M" is set into each page's footer after layout. The PDF is, byte for byte, the
+/// one the template gives with a footer that counts its pages itself (which takes Typst two
+/// passes of layout), so the numbers' text and place are the footer's own.
+#[test]
+fn page_numbers_set_after_layout_are_the_footers_own() {
+    let job = hand_made_job();
+    let numbered = super::pdf::packet(&job).unwrap();
+    let pages = String::from_utf8_lossy(&numbered)
+        .matches("/Type/Page/")
+        .count();
+    assert!(pages > 3, "{pages} pages");
+
+    let template = include_str!("templates/packet.typ");
+    let footer = "  footer: {
+    set text(6.5pt, fill: muted)
+    line(length: 100%, stroke: 0.5pt + rule)
+    v(-2pt)
+    p.provenance_line
+  },";
+    assert!(
+        template.contains(footer),
+        "the template's footer is as this test knows it"
+    );
+    let counting = template.replace(
+        footer,
+        r#"  footer: context {
+    set text(6.5pt, fill: muted)
+    line(length: 100%, stroke: 0.5pt + rule)
+    v(-2pt)
+    grid(
+      columns: (1fr, auto),
+      gutter: 12pt,
+      p.provenance_line,
+      [Page #counter(page).display("1 of 1", both: true)],
+    )
+  },"#,
+    );
+    let counted = super::pdf::typeset(&job, &counting, false).unwrap();
+    assert!(
+        numbered == counted,
+        "page numbers differ from the footer's own"
+    );
 }
 
 /// What the template is told of the packet's texts: Inter Regular's cap height and the
