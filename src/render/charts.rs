@@ -216,7 +216,7 @@ impl Chart {
             None
         };
         Ok(Drawn {
-            svg: accessible_svg(&svg, &self.title, &self.alt),
+            svg: accessible_svg(&join_strokes(&svg), &self.title, &self.alt),
             png,
         })
     }
@@ -979,6 +979,56 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> anyhow::Result<Vec<u8>> {
         writer.write_image_data(rgb)?;
     }
     Ok(out)
+}
+
+/// The SVG with each run of consecutive opaque polylines of one style drawn as one path of
+/// as many pieces. plotters writes a dashed line as one polyline per dash, and a gap's path
+/// chart has some 200 of them; every element costs the PDF's typesetting and the HTML's
+/// bytes. Stroking the pieces of one path at full opacity covers exactly the pixels the
+/// separate lines did. Reads the polylines plotters writes, one per line:
+/// `<polyline fill="none" opacity="1" stroke="…" stroke-width="…" points="x,y x,y …"/>`.
+pub fn join_strokes(svg: &str) -> String {
+    const OPEN: &str = "<polyline fill=\"none\" opacity=\"1\" ";
+    let mut out = String::with_capacity(svg.len());
+    // The style of the run being joined, and its path so far.
+    let mut run: Option<(&str, String)> = None;
+    let finish = |run: &mut Option<(&str, String)>, out: &mut String| {
+        if let Some((style, d)) = run.take() {
+            out.push_str(&format!(
+                "<path fill=\"none\" opacity=\"1\" {style}d=\"{d}\"/>\n"
+            ));
+        }
+    };
+    for line in svg.split_inclusive('\n') {
+        let piece = line
+            .trim_end()
+            .strip_prefix(OPEN)
+            .and_then(|rest| rest.strip_suffix("\"/>"))
+            .and_then(|rest| rest.split_once("points=\""))
+            .filter(|(style, _)| !style.contains('<') && !style.contains("points"));
+        let Some((style, points)) = piece else {
+            finish(&mut run, &mut out);
+            out.push_str(line);
+            continue;
+        };
+        let mut d = String::new();
+        for (k, point) in points.split_whitespace().enumerate() {
+            d.push_str(if k == 0 { "M" } else { " L" });
+            d.push_str(point);
+        }
+        match &mut run {
+            Some((s, path)) if *s == style => {
+                path.push(' ');
+                path.push_str(&d);
+            }
+            _ => {
+                finish(&mut run, &mut out);
+                run = Some((style, d));
+            }
+        }
+    }
+    finish(&mut run, &mut out);
+    out
 }
 
 /// A standalone SVG that scales to its container and carries its title and description.

@@ -484,3 +484,33 @@ fn the_template_is_told_the_width_of_each_short_text() {
     // In Inter Italic.
     assert_eq!(m.suppressed, Some(16.1932));
 }
+
+/// Consecutive opaque polylines of one style become one path of as many pieces; a change of
+/// style, a translucent line and anything else end the run, and keep their place.
+#[test]
+fn runs_of_one_stroke_become_one_path() {
+    let svg = concat!(
+        "<svg>\n",
+        "<polyline fill=\"none\" opacity=\"1\" stroke=\"#E69F00\" stroke-width=\"3\" points=\"172,358 182,359 \"/>\n",
+        "<polyline fill=\"none\" opacity=\"1\" stroke=\"#E69F00\" stroke-width=\"3\" points=\"190,360 200,360 \"/>\n",
+        "<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\" stroke-width=\"4\" points=\"172,400 327,406 482,420 \"/>\n",
+        "<polyline fill=\"none\" opacity=\"0.5\" stroke=\"#0072B2\" stroke-width=\"4\" points=\"1,2 3,4 \"/>\n",
+        "<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\" stroke-width=\"4\" points=\"5,6 7,8 \"/>\n",
+        "<circle cx=\"1\" cy=\"2\" r=\"3\"/>\n",
+        "<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\" stroke-width=\"4\" points=\"9,9 10,10 \"/>\n",
+        "</svg>\n",
+    );
+    assert_eq!(
+        super::charts::join_strokes(svg),
+        concat!(
+            "<svg>\n",
+            "<path fill=\"none\" opacity=\"1\" stroke=\"#E69F00\" stroke-width=\"3\" d=\"M172,358 L182,359 M190,360 L200,360\"/>\n",
+            "<path fill=\"none\" opacity=\"1\" stroke=\"#0072B2\" stroke-width=\"4\" d=\"M172,400 L327,406 L482,420\"/>\n",
+            "<polyline fill=\"none\" opacity=\"0.5\" stroke=\"#0072B2\" stroke-width=\"4\" points=\"1,2 3,4 \"/>\n",
+            "<path fill=\"none\" opacity=\"1\" stroke=\"#0072B2\" stroke-width=\"4\" d=\"M5,6 L7,8\"/>\n",
+            "<circle cx=\"1\" cy=\"2\" r=\"3\"/>\n",
+            "<path fill=\"none\" opacity=\"1\" stroke=\"#0072B2\" stroke-width=\"4\" d=\"M9,9 L10,10\"/>\n",
+            "</svg>\n",
+        )
+    );
+}
