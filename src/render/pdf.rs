@@ -195,7 +195,7 @@ const PAGE_NUMBERS: &str = include_str!("templates/page-numbers.typ");
 /// for the page count the layout gave, go into each footer on the baseline of its text,
 /// right-aligned to the text's width. The PDF is byte for byte what the counting footer gave.
 fn number_pages(doc: &PagedDocument) -> anyhow::Result<PagedDocument> {
-    use typst::layout::{Frame, FrameItem, Point};
+    use typst::layout::{Abs, Frame, FrameItem, Point};
     let total = doc.pages().len();
     let world = Packet {
         main: Source::new(id("/page-numbers.typ"), PAGE_NUMBERS.to_string()),
@@ -227,6 +227,8 @@ fn number_pages(doc: &PagedDocument) -> anyhow::Result<PagedDocument> {
         let mut page = page.clone();
         let mut number_texts = Vec::new();
         texts(&number.frame, Point::zero(), &mut number_texts);
+        // The number's one line: its texts' positions are on its baseline.
+        let number_baseline = number_texts.first().map_or(Abs::zero(), |(pos, _)| pos.y);
         // The footer is the page's last group: `finalize` in typst-layout pushes it after the
         // body, and the packet has no foreground.
         let groups = page
@@ -236,6 +238,7 @@ fn number_pages(doc: &PagedDocument) -> anyhow::Result<PagedDocument> {
             .count();
         let mut seen = 0;
         let mut placed = false;
+        // `retain` is how a frame lends out its items to be changed; it keeps them all.
         page.frame.retain(|item| {
             if let FrameItem::Group(footer) = item {
                 seen += 1;
@@ -253,10 +256,7 @@ fn number_pages(doc: &PagedDocument) -> anyhow::Result<PagedDocument> {
                             .count();
                         let layer = footer.frame.layer() - trailing_tags;
                         for (k, (pos, text)) in number_texts.iter().enumerate() {
-                            let at = Point::new(
-                                dx + pos.x,
-                                first.y + pos.y - number_baseline(&number.frame),
-                            );
+                            let at = Point::new(dx + pos.x, first.y + pos.y - number_baseline);
                             footer.frame.insert(layer + k, at, text.clone());
                         }
                         placed = true;
@@ -272,19 +272,6 @@ fn number_pages(doc: &PagedDocument) -> anyhow::Result<PagedDocument> {
         pages.into_iter().collect(),
         typst::model::Document::info(doc).clone(),
     ))
-}
-
-/// The baseline of a page-number frame's text: its only line, so its text's position.
-fn number_baseline(frame: &typst::layout::Frame) -> typst::layout::Abs {
-    use typst::layout::FrameItem;
-    fn first(frame: &typst::layout::Frame, y: typst::layout::Abs) -> Option<typst::layout::Abs> {
-        frame.items().find_map(|(pos, item)| match item {
-            FrameItem::Group(g) => first(&g.frame, y + pos.y),
-            FrameItem::Text(_) => Some(y + pos.y),
-            _ => None,
-        })
-    }
-    first(frame, typst::layout::Abs::zero()).unwrap_or_default()
 }
 
 /// Typst's memo cache is trimmed after this many documents.
