@@ -122,9 +122,11 @@ const MEASURED_CHARS: usize = 64;
 
 /// The measures of every string in `packet` (its JSON) up to `MEASURED_CHARS` characters.
 pub fn measures(packet: &serde_json::Value, suppressed: &str) -> Measures {
-    fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    fn strings<'a>(v: &'a serde_json::Value, out: &mut std::collections::BTreeSet<&'a str>) {
         match v {
-            serde_json::Value::String(s) if s.chars().count() <= MEASURED_CHARS => out.push(s),
+            serde_json::Value::String(s) if s.chars().count() <= MEASURED_CHARS => {
+                out.insert(s);
+            }
             serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
             serde_json::Value::Object(fields) => fields.values().for_each(|f| strings(f, out)),
             _ => {}
@@ -149,7 +151,8 @@ pub fn measures(packet: &serde_json::Value, suppressed: &str) -> Measures {
         )
     };
     let (regular, italic) = (face(false), face(true));
-    let mut found = Vec::new();
+    // Each text once: a packet repeats its group names and values many times.
+    let mut found = std::collections::BTreeSet::new();
     strings(packet, &mut found);
     let widths = found
         .iter()
@@ -278,6 +281,7 @@ fn number_pages(doc: &PagedDocument) -> anyhow::Result<PagedDocument> {
 const EVICT_EVERY: usize = 8;
 
 /// One PDF to typeset: where it goes, what it is (for error messages), its JSON and its charts.
+#[derive(Clone)]
 pub struct Job {
     pub path: String,
     pub what: String,

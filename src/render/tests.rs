@@ -395,11 +395,7 @@ fn rows_given_their_height_typeset_as_rows_that_measure_it() {
         edit(&mut data["measures"]);
         let job = super::pdf::Job {
             data: serde_json::to_vec(&data).unwrap(),
-            charts: job.charts.clone(),
-            path: job.path.clone(),
-            what: job.what.clone(),
-            ident: job.ident.clone(),
-            date: job.date.clone(),
+            ..job.clone()
         };
         super::pdf::packet(&job).unwrap()
     };
